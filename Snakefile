@@ -1,0 +1,24 @@
+# VKDNW reproduction: NAS-Bench-201 scoring -> merge -> ranks -> metrics -> tables.
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "src/vkdnw/config.schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/archs.smk"
+include: "rules/score.smk"
+include: "rules/merge.smk"
+include: "rules/rank.smk"
+include: "rules/metrics.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,73 @@
+# Constants and input functions shared by every stage.
+import json
+
+from vkdnw.proxies.registry import source_hash
+from vkdnw.scoring import n_shards, select_archs
+from vkdnw.workflow import proxy_settings
+
+R = config["results"]
+NB = f"{R}/nb201"
+RUN = NB + "/{dataset}/seed{seed}"
+ARCHS = select_archs(config["subset"], config["n_archs"], config["sample_seed"])
+SHARDS = [f"{k:03d}" for k in range(n_shards(len(ARCHS), config["shard_size"]))]
+SUBSETS = ["unique", "all"] if config["subset"] == "all" else ["unique"]
+TABLE_OF_SUBSET = {"unique": "table1", "all": "table6"}
+
+
+wildcard_constraints:
+    dataset="|".join(config["datasets"]).replace("-", "\\-"),
+    seed=r"\d+",
+    shard=r"\d{3}",
+    proxy="|".join(config["proxies"]),
+    subset="unique|all",
+
+
+def selection_args():
+    """CLI flags that reproduce the arch selection of this config."""
+    n = config["n_archs"]
+    return (
+        f"--subset {config['subset']} --sample-seed {config['sample_seed']}"
+        + (f" --n-archs {n}" if n else "")
+    )
+
+
+def proxy_settings_json(wildcards):
+    return json.dumps(proxy_settings(config, wildcards.proxy), sort_keys=True)
+
+
+def proxy_code_hash(wildcards):
+    # Snakemake does not track imported modules: hash the proxy's sources into params.
+    return source_hash(wildcards.proxy)
+
+
+def run_shards(wildcards):
+    return expand(
+        f"{NB}/{wildcards.dataset}/seed{wildcards.seed}/scores/{{proxy}}/shard{{shard}}.parquet",
+        proxy=config["proxies"],
+        shard=SHARDS,
+    )
+
+
+def run_metrics_files(wildcards):
+    return expand(
+        f"{RUN}/metrics.parquet", dataset=config["datasets"], seed=config["seeds"]
+    )
+
+
+def batch_size():
+    return config["vkdnw"]["batch_size"]
+
+
+def all_targets():
+    targets = [f"{NB}/archs.parquet"]
+    targets += expand(
+        f"{RUN}/ranks.parquet", dataset=config["datasets"], seed=config["seeds"]
+    )
+    if config["benchmark"]:
+        targets += expand(
+            f"{NB}/tables/{{table}}.{{ext}}",
+            table=[TABLE_OF_SUBSET[s] for s in SUBSETS],
+            ext=["csv", "md"],
+        )
+        targets.append(f"{NB}/manifest.yaml")
+    return targets

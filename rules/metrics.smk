@@ -1,0 +1,68 @@
+# Stage 4: metrics per run against the benchmark, then tables averaged over seeds.
+
+
+rule evaluate_run:
+    input:
+        ranks=f"{RUN}/ranks.parquet",
+        benchmark=f"{NB}/benchmark.parquet",
+    output:
+        f"{RUN}/metrics.parquet",
+    params:
+        ndcg_k=config["metrics"]["ndcg_k"],
+        batch_size=batch_size(),
+    log:
+        f"{RUN}/logs/evaluate_run.log",
+    benchmark:
+        f"{RUN}/benchmarks/evaluate_run.tsv"
+    conda:
+        "../envs/vkdnw.yaml"
+    shell:
+        "vkdnw metrics --ranks {input.ranks} --benchmark {input.benchmark}"
+        " --dataset {wildcards.dataset} --seed {wildcards.seed} --ndcg-k {params.ndcg_k}"
+        " --batch-size {params.batch_size} --input random --out {output} > {log} 2>&1"
+
+
+rule make_table:
+    input:
+        run_metrics_files,
+    output:
+        csv=f"{NB}/tables/{{table}}.csv",
+        md=f"{NB}/tables/{{table}}.md",
+    params:
+        subset=lambda wildcards: {"table1": "unique", "table6": "all"}[wildcards.table],
+    wildcard_constraints:
+        table="table1|table6",
+    log:
+        f"{NB}/logs/make_table_{{table}}.log",
+    benchmark:
+        f"{NB}/benchmarks/make_table_{{table}}.tsv"
+    conda:
+        "../envs/vkdnw.yaml"
+    shell:
+        "vkdnw tables --metrics {input} --subset {params.subset} --title {wildcards.table}"
+        " --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+
+
+rule write_manifest:
+    input:
+        tables=expand(
+            f"{NB}/tables/{{table}}.csv", table=[TABLE_OF_SUBSET[s] for s in SUBSETS]
+        ),
+        scores=expand(
+            f"{RUN}/scores.parquet", dataset=config["datasets"], seed=config["seeds"]
+        ),
+    output:
+        f"{NB}/manifest.yaml",
+    params:
+        config=json.dumps(config, sort_keys=True),
+        benchmarks=f"{NB}",
+    log:
+        f"{NB}/logs/write_manifest.log",
+    benchmark:
+        f"{NB}/benchmarks/write_manifest.tsv"
+    conda:
+        "../envs/vkdnw.yaml"
+    shell:
+        "vkdnw manifest --config '{params.config}' --inputs {input}"
+        " --benchmarks $(find {params.benchmarks} -name '*.tsv' -path '*benchmarks*')"
+        " --out {output} > {log} 2>&1"

@@ -1,0 +1,110 @@
+"""Benchmark ingestion: NB201 ground truth from a table or from the official ``.pth``.
+
+Output columns: ``arch_str``, ``nb201_index`` (the official index where known) and
+``acc_<dataset>`` (test accuracy in percent after 200 epochs, averaged over trials:
+``ori-test`` for cifar10, ``x-test`` for cifar100 and ImageNet16-120, as in NATS-Bench).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from vkdnw.io import read_parquet, write_parquet
+from vkdnw.spaces import nb201
+
+# The NB201 API's evaluation split per dataset (what `get_more_info(...)['test-accuracy']` reads).
+PTH_SPLIT = {"cifar10": "ori-test", "cifar100": "x-test", "ImageNet16-120": "x-test"}
+
+
+def _acc_column(df: pd.DataFrame, dataset: str) -> str | None:
+    for name in (f"test_acc_{dataset}", f"acc_{dataset}"):
+        if name in df.columns:
+            return name
+    return None
+
+
+def from_table(path: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        raw = read_parquet(path)
+    else:
+        try:
+            raw = pd.read_csv(path)
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise ValueError(f"{path}: not a readable CSV table ({exc})") from None
+    if "arch_str" not in raw.columns:
+        raise ValueError(f"{path}: no 'arch_str' column (columns: {list(raw.columns)[:8]})")
+    out = pd.DataFrame({"arch_str": raw["arch_str"]})
+    if "index" in raw.columns:
+        out["nb201_index"] = raw["index"].astype("int64")
+    for ds in nb201.DATASETS:
+        col = _acc_column(raw, ds)
+        if col is not None:
+            out[f"acc_{ds}"] = pd.to_numeric(raw[col], errors="raise")
+    return out
+
+
+def from_pth(path: Path) -> pd.DataFrame:
+    """Read the official NAS-Bench-201 file through its API (``nas_201_api``)."""
+    import torch
+    from nas_201_api import NASBench201API
+
+    try:
+        # The official file is a pickle; weights_only refuses arbitrary objects in it.
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        api = NASBench201API(data, verbose=False)
+    except Exception as exc:
+        raise ValueError(f"{path}: not a NAS-Bench-201 benchmark file ({type(exc).__name__}: {exc})") from None
+    rows = []
+    for idx in api.evaluated_indexes:
+        row = {"arch_str": api.arch(idx), "nb201_index": int(idx)}
+        for ds in nb201.DATASETS:
+            try:
+                info = api.get_more_info(idx, ds, hp="200", is_random=False)
+            except (KeyError, ValueError, AssertionError):
+                continue
+            if "test-accuracy" in info:
+                row[f"acc_{ds}"] = float(info["test-accuracy"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def validate(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    acc_cols = [c for c in df.columns if c.startswith("acc_")]
+    if not acc_cols:
+        raise ValueError(f"{path}: no accuracy columns (expected test_acc_<dataset> or acc_<dataset>)")
+    if df.empty:
+        raise ValueError(f"{path}: no rows")
+    for i, a in enumerate(df["arch_str"]):
+        try:
+            nb201.parse_arch(a)
+        except ValueError as exc:
+            raise ValueError(f"{path}: row {i + 1}: {exc}") from None
+    dup = df["arch_str"][df["arch_str"].duplicated()]
+    if len(dup):
+        raise ValueError(f"{path}: arch listed twice: {dup.iloc[0]}")
+    for c in acc_cols:
+        bad = df[c].notna() & ~df[c].between(0, 100)
+        if bad.any():
+            raise ValueError(f"{path}: {c} outside [0, 100] in {int(bad.sum())} rows (accuracy must be in percent)")
+    return df.reset_index(drop=True)
+
+
+def load_benchmark(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"benchmark file {path} does not exist; set `benchmark:` in the config")
+    if path.suffix in (".pth", ".pt"):
+        df = from_pth(path)
+    elif path.suffix in (".csv", ".parquet"):
+        df = from_table(path)
+    else:
+        raise ValueError(f"{path}: unknown benchmark format (expected .csv, .parquet or NB201 .pth)")
+    return validate(df, path)
+
+
+def ingest(path: str | Path, out: str | Path) -> pd.DataFrame:
+    df = load_benchmark(path)
+    write_parquet(df, out)
+    return df

@@ -1,0 +1,206 @@
+"""``vkdnw``: a thin command line over the package; the Snakemake rules call it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+
+def _settings(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"error: --settings is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise SystemExit("error: --settings must be a JSON object")
+    return value
+
+
+def cmd_archs(a: argparse.Namespace) -> None:
+    from vkdnw.workflow import write_archs
+
+    write_archs(a.out)
+
+
+def cmd_score(a: argparse.Namespace) -> None:
+    from vkdnw.scoring import read_arch_list, score_shard, select_archs, shard_archs
+
+    torch.set_num_threads(a.threads)
+    if a.archs:
+        archs = read_arch_list(a.archs)
+    else:
+        archs = select_archs(a.subset, a.n_archs, a.sample_seed)
+        archs = shard_archs(archs, a.shard, a.shard_size)
+    score_shard(archs, proxy=a.proxy, dataset=a.dataset, seed=a.seed, settings=_settings(a.settings),
+                out=a.out, device=a.device, progress=not a.quiet)
+
+
+def cmd_rescore(a: argparse.Namespace) -> None:
+    """Score single archs and print JSON: the check that committed scores are recomputable."""
+    from vkdnw.proxies.registry import NetContext
+    from vkdnw.scoring import score_net
+    from vkdnw.spaces.nb201 import dataset_info
+    from vkdnw.workflow import load_config, proxy_settings
+
+    torch.set_num_threads(a.threads)
+    cfg = load_config(a.config) if a.config else {}
+    info = dataset_info(a.dataset)
+    settings = proxy_settings(cfg, a.proxy) if cfg else _settings(a.settings)
+    for arch in a.arch:
+        ctx = NetContext(arch, a.dataset, a.seed, info["num_classes"], info["resolution"], settings)
+        row = score_net(a.proxy, ctx)
+        print(json.dumps(row))
+
+
+def cmd_merge(a: argparse.Namespace) -> None:
+    from vkdnw.workflow import merge_shards
+
+    merge_shards(a.shards, a.out, expected=a.expected, subset=a.subset, n_archs=a.n_archs,
+                 sample_seed=a.sample_seed)
+
+
+def cmd_ingest(a: argparse.Namespace) -> None:
+    from vkdnw.benchmark import ingest
+
+    ingest(a.benchmark, a.out)
+
+
+def cmd_rank(a: argparse.Namespace) -> None:
+    from vkdnw.ranking import write_ranks
+
+    write_ranks(a.scores, a.out)
+
+
+def cmd_metrics(a: argparse.Namespace) -> None:
+    from vkdnw.metrics import run_metrics
+
+    run_metrics(a.ranks, a.benchmark, a.out, dataset=a.dataset, seed=a.seed, ndcg_k=a.ndcg_k,
+                batch_size=a.batch_size, input_kind=a.input)
+
+
+def cmd_tables(a: argparse.Namespace) -> None:
+    from vkdnw.metrics import write_tables
+
+    write_tables(a.metrics, a.out_csv, a.out_md, subset=a.subset, title=a.title)
+
+
+def cmd_bench(a: argparse.Namespace) -> None:
+    from vkdnw.bench import run_bench
+
+    run_bench(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size, threads=a.threads,
+              out=a.out)
+
+
+def cmd_manifest(a: argparse.Namespace) -> None:
+    from vkdnw.workflow import write_manifest
+
+    write_manifest(a.config, a.out, a.inputs, wall_seconds_from=a.benchmarks)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vkdnw", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("archs", help="write the NB201 arch table (index, arch_str, is_unique, aleph)")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_archs)
+
+    s = sub.add_parser("score", help="score one shard with one proxy group")
+    s.add_argument("--proxy", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--subset", default="all", choices=["all", "unique"])
+    s.add_argument("--n-archs", type=int, default=None)
+    s.add_argument("--sample-seed", type=int, default=0)
+    s.add_argument("--shard", type=int, default=0)
+    s.add_argument("--shard-size", type=int, default=500)
+    s.add_argument("--archs", help="score the archs in this file instead (text, CSV or Parquet)")
+    s.add_argument("--settings", default="{}", help="proxy settings as JSON")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_score)
+
+    s = sub.add_parser("rescore", help="score single archs and print one JSON row each")
+    s.add_argument("--proxy", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--config", help="take the proxy settings from this workflow config")
+    s.add_argument("--settings", default="{}")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("arch", nargs="+")
+    s.set_defaults(func=cmd_rescore)
+
+    s = sub.add_parser("merge", help="join the shards of one (dataset, seed) into one table")
+    s.add_argument("--shards", nargs="+", required=True)
+    s.add_argument("--subset", default="all", choices=["all", "unique"])
+    s.add_argument("--n-archs", type=int, default=None)
+    s.add_argument("--sample-seed", type=int, default=0)
+    s.add_argument("--expected", action="store_true", help="check that every selected arch is present")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_merge)
+
+    s = sub.add_parser("ingest-benchmark", help="read a benchmark (CSV/Parquet table or NB201 .pth)")
+    s.add_argument("--benchmark", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("rank", help="rank nets by each method")
+    s.add_argument("--scores", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_rank)
+
+    s = sub.add_parser("metrics", help="KT, SPR, nDCG and top-1 of every method for one run")
+    s.add_argument("--ranks", required=True)
+    s.add_argument("--benchmark", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--ndcg-k", type=int, default=1000)
+    s.add_argument("--batch-size", type=int, required=True)
+    s.add_argument("--input", default="random", choices=["random", "real"])
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_metrics)
+
+    s = sub.add_parser("tables", help="average per-run metrics over seeds into a table")
+    s.add_argument("--metrics", nargs="+", required=True)
+    s.add_argument("--subset", required=True, choices=["all", "unique"])
+    s.add_argument("--title", default="")
+    s.add_argument("--out-csv", required=True)
+    s.add_argument("--out-md", required=True)
+    s.set_defaults(func=cmd_tables)
+
+    s = sub.add_parser("bench", help="time the fast Fisher path against the authors' algorithm")
+    s.add_argument("--dataset", nargs="+", default=["cifar10", "cifar100", "ImageNet16-120"])
+    s.add_argument("--n-archs", type=int, default=20)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--out", help="also write the per-net timings as CSV")
+    s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("manifest", help="write a provenance manifest for a results directory")
+    s.add_argument("--config", required=True)
+    s.add_argument("--inputs", nargs="*", default=[])
+    s.add_argument("--benchmarks", nargs="*", default=[])
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_manifest)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"vkdnw {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Proxy registry: each proxy group registers a scoring function with a decorator.
+
+A proxy group is the unit of a scoring job: one function that scores one net and returns
+several columns. The registry also knows which source files a group's numbers depend on,
+so that the workflow can rerun exactly that group's shards when its code changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+# Modules every proxy's numbers depend on: the search space and the per-net random state.
+COMMON_SOURCES = ("spaces/nb201.py", "rng.py", "proxies/common.py")
+
+
+@dataclass(frozen=True)
+class NetContext:
+    """Everything a proxy may use to score one net; the random state is derived from it."""
+
+    arch_str: str
+    dataset: str
+    seed: int
+    num_classes: int
+    resolution: int
+    settings: dict[str, Any]
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+
+ProxyFn = Callable[[NetContext], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    name: str
+    fn: ProxyFn
+    columns: tuple[str, ...]
+    sources: tuple[str, ...]  # paths relative to the package root
+    higher_is_better: bool = True
+
+
+_REGISTRY: dict[str, ProxySpec] = {}
+
+
+def register_proxy(name: str, *, columns: tuple[str, ...], extra_sources: tuple[str, ...] = ()):
+    """Register a proxy group. ``columns`` are the score columns the function returns."""
+
+    def deco(fn: ProxyFn) -> ProxyFn:
+        if name in _REGISTRY:
+            raise ValueError(f"proxy {name!r} registered twice")
+        own = Path(inspect.getfile(fn)).resolve().relative_to(PACKAGE_ROOT).as_posix()
+        sources = tuple(sorted({own, *extra_sources, *COMMON_SOURCES}))
+        _REGISTRY[name] = ProxySpec(name, fn, tuple(columns), sources)
+        return fn
+
+    return deco
+
+
+def _load_builtin() -> None:
+    # Importing the modules runs their decorators.
+    from vkdnw.proxies import size, vkdnw  # noqa: F401
+
+
+def get_proxy(name: str) -> ProxySpec:
+    _load_builtin()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown proxy {name!r}; registered: {sorted(_REGISTRY)}") from None
+
+
+def list_proxies() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def source_hash(name: str) -> str:
+    """SHA-256 over the source files a proxy group's numbers depend on.
+
+    Snakemake never tracks imported modules, so the scoring rule puts this hash in its
+    ``params``; a code change then reruns only that group's shards.
+    """
+    spec = get_proxy(name)
+    h = hashlib.sha256()
+    for rel in spec.sources:
+        h.update(rel.encode())
+        h.update((PACKAGE_ROOT / rel).read_bytes())
+    return h.hexdigest()[:16]

@@ -1,0 +1,138 @@
+"""Scoring shards: run one proxy group over a slice of the arch list, write Parquet.
+
+The arch list of a run is a pure function of the config (subset, sample size, sample seed),
+and shard ``k`` is its ``k``-th slice of ``shard_size`` archs. Each net's random state comes
+from (seed, dataset, arch) alone, so shard layout never changes a number.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from vkdnw.io import read_parquet, write_parquet
+from vkdnw.proxies.registry import NetContext, get_proxy
+from vkdnw.spaces import nb201
+
+META_COLUMNS = ("arch_str", "index", "seconds", "device", "torch_version", "error")
+
+
+def select_archs(subset: str = "all", n_archs: int | None = None, sample_seed: int = 0) -> list[str]:
+    """The archs a run scores, in enumeration order.
+
+    ``subset`` is ``all`` (15,625) or ``unique`` (9,445); ``n_archs`` draws a fixed random
+    sample of that many (for quick runs), seeded by ``sample_seed``.
+    """
+    archs = list(nb201.all_archs())
+    if subset == "unique":
+        archs = [a for a in archs if nb201.is_unique(a)]
+    elif subset != "all":
+        raise ValueError(f"subset must be 'all' or 'unique', got {subset!r}")
+    if n_archs is not None and n_archs < len(archs):
+        rng = np.random.default_rng(sample_seed)
+        keep = np.sort(rng.choice(len(archs), size=n_archs, replace=False))
+        archs = [archs[i] for i in keep]
+    return archs
+
+
+def n_shards(n: int, shard_size: int) -> int:
+    return max(1, math.ceil(n / shard_size))
+
+
+def shard_archs(archs: list[str], shard: int, shard_size: int) -> list[str]:
+    if not 0 <= shard < n_shards(len(archs), shard_size):
+        raise ValueError(f"shard {shard} out of range for {len(archs)} archs of {shard_size} per shard")
+    return archs[shard * shard_size : (shard + 1) * shard_size]
+
+
+def read_arch_list(path: str | Path) -> list[str]:
+    """Archs from a text file (one per line) or a Parquet/CSV with ``arch_str``; validated."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        archs = read_parquet(path, ("arch_str",))["arch_str"].tolist()
+    elif path.suffix == ".csv":
+        archs = pd.read_csv(path)["arch_str"].tolist()
+    else:
+        archs = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    for i, a in enumerate(archs):
+        try:
+            nb201.parse_arch(a)
+        except ValueError as exc:
+            raise ValueError(f"{path}: line/row {i + 1}: {exc}") from None
+    return archs
+
+
+def score_net(proxy: str, ctx: NetContext) -> dict[str, Any]:
+    """Score one net; a failure (NaN, failed SVD, ...) becomes NaN columns and an error."""
+    spec = get_proxy(proxy)
+    t0 = time.perf_counter()
+    try:
+        row: dict[str, Any] = dict(spec.fn(ctx))
+        error = ""
+    except (ArithmeticError, RuntimeError, ValueError, torch.linalg.LinAlgError) as exc:
+        row = {c: float("nan") for c in spec.columns}
+        error = f"{type(exc).__name__}: {exc}"
+    row.update(
+        arch_str=ctx.arch_str,
+        index=nb201.arch_index(ctx.arch_str),
+        seconds=time.perf_counter() - t0,
+        device=str(ctx.device),
+        torch_version=torch.__version__,
+        error=error,
+    )
+    return row
+
+
+def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:
+    cols = ["arch_str", "index", *columns, "seconds", "device", "torch_version", "error"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def score_shard(
+    archs: list[str],
+    *,
+    proxy: str,
+    dataset: str,
+    seed: int,
+    settings: dict[str, Any],
+    out: str | Path,
+    device: str = "cpu",
+    checkpoint_every: int = 10,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Score ``archs`` and write ``out`` atomically.
+
+    Progress is checkpointed to ``<out>.partial.parquet`` every ``checkpoint_every`` nets, so
+    a killed job resumes where it stopped and loses at most the nets since the last checkpoint.
+    """
+    spec = get_proxy(proxy)
+    info = nb201.dataset_info(dataset)
+    out = Path(out)
+    partial = out.with_name(out.name + ".partial.parquet")
+    rows: list[dict[str, Any]] = []
+    if partial.exists():
+        try:
+            done = read_parquet(partial, ("arch_str",))
+            rows = [r for r in done.to_dict("records") if r["arch_str"] in set(archs)]
+        except ValueError:
+            rows = []  # unreadable checkpoint: start over rather than trust it
+    done_set = {r["arch_str"] for r in rows}
+    todo = [a for a in archs if a not in done_set]
+    dev = torch.device(device)
+    for i, arch in enumerate(tqdm(todo, desc=f"{proxy}/{dataset}/seed{seed}", disable=not progress)):
+        ctx = NetContext(arch, dataset, seed, info["num_classes"], info["resolution"], settings, dev)
+        rows.append(score_net(proxy, ctx))
+        if checkpoint_every and (i + 1) % checkpoint_every == 0 and i + 1 < len(todo):
+            write_parquet(_frame(rows, spec.columns), partial)
+    order = {a: k for k, a in enumerate(archs)}
+    df = _frame(sorted(rows, key=lambda r: order[r["arch_str"]]), spec.columns)
+    write_parquet(df, out)
+    partial.unlink(missing_ok=True)
+    return df

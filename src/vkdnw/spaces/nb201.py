@@ -1,0 +1,236 @@
+"""NAS-Bench-201 search space: arch strings, enumeration, the unique-9,445 rule, TinyNetwork.
+
+An arch string is ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``: node ``i`` (1..3) is the sum of
+its incoming edges ``op~j`` from earlier nodes ``j``. Node 0 is the cell input, node 3 its
+output.
+
+Enumeration order (fixed, documented): the six edges are taken in string order
+``(1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2)`` and the archs are the Cartesian product of
+:data:`OPS` over those edges, the first edge varying slowest (``itertools.product``).
+``index`` in our files is the position in that order. The official NAS-Bench-201 index
+differs; it is carried from the benchmark file where one is given.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+
+import torch
+from torch import nn
+
+OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+CONV_OPS = frozenset({"nor_conv_1x1", "nor_conv_3x3"})
+# (target node, source node) in arch-string order.
+EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+N_ARCHS = len(OPS) ** len(EDGES)  # 15,625
+
+DATASETS: dict[str, dict[str, int]] = {
+    "cifar10": {"num_classes": 10, "resolution": 32},
+    "cifar100": {"num_classes": 100, "resolution": 32},
+    "ImageNet16-120": {"num_classes": 120, "resolution": 16},
+}
+
+
+def dataset_info(dataset: str) -> dict[str, int]:
+    """Classes and input resolution of an NB201 dataset; unknown names are a clear error."""
+    try:
+        return DATASETS[dataset]
+    except KeyError:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(DATASETS)}") from None
+
+
+def parse_arch(arch_str: str) -> tuple[str, ...]:
+    """Return the six edge ops of ``arch_str`` in :data:`EDGES` order.
+
+    Raises ValueError naming the first thing that is wrong (shape, op name or source node).
+    """
+    if not isinstance(arch_str, str):
+        raise ValueError(f"arch string must be a str, got {type(arch_str).__name__}")
+    nodes = arch_str.split("+")
+    if len(nodes) != 3:
+        raise ValueError(f"arch string {arch_str!r} has {len(nodes)} node groups separated by '+', expected 3")
+    ops: list[str] = []
+    for target, node in enumerate(nodes, start=1):
+        if not (node.startswith("|") and node.endswith("|")) or len(node) < 2:
+            raise ValueError(f"node {target} of {arch_str!r} must be enclosed in '|': {node!r}")
+        edges = node[1:-1].split("|")
+        if len(edges) != target:
+            raise ValueError(f"node {target} of {arch_str!r} has {len(edges)} edges, expected {target}")
+        for source, edge in enumerate(edges):
+            op, sep, src = edge.partition("~")
+            if not sep:
+                raise ValueError(f"edge {edge!r} of {arch_str!r} lacks '~<source node>'")
+            if op not in OPS:
+                raise ValueError(f"unknown op {op!r} in {arch_str!r}; expected one of {list(OPS)}")
+            if src != str(source):
+                raise ValueError(f"edge {edge!r} of node {target} in {arch_str!r} must come from node {source}")
+            ops.append(op)
+    return tuple(ops)
+
+
+def arch_from_ops(ops: tuple[str, ...] | list[str]) -> str:
+    """Inverse of :func:`parse_arch`."""
+    if len(ops) != len(EDGES):
+        raise ValueError(f"expected {len(EDGES)} ops, got {len(ops)}")
+    groups: dict[int, list[str]] = {1: [], 2: [], 3: []}
+    for (target, source), op in zip(EDGES, ops):
+        if op not in OPS:
+            raise ValueError(f"unknown op {op!r}")
+        groups[target].append(f"{op}~{source}")
+    return "+".join("|" + "|".join(groups[t]) + "|" for t in (1, 2, 3))
+
+
+@lru_cache(maxsize=1)
+def all_archs() -> tuple[str, ...]:
+    """All 15,625 arch strings in the documented enumeration order."""
+    return tuple(arch_from_ops(ops) for ops in itertools.product(OPS, repeat=len(EDGES)))
+
+
+def arch_index(arch_str: str) -> int:
+    """Position of ``arch_str`` in :func:`all_archs` (computed, not looked up)."""
+    idx = 0
+    for op in parse_arch(arch_str):
+        idx = idx * len(OPS) + OPS.index(op)
+    return idx
+
+
+def is_unique(arch_str: str) -> bool:
+    """The unique-9,445 rule: every non-``none`` edge lies on a path from node 0 to node 3.
+
+    An edge j->i lies on such a path iff j is reachable from node 0 and node 3 is reachable
+    from i, both through non-``none`` edges.
+    """
+    live = [(t, s) for (t, s), op in zip(EDGES, parse_arch(arch_str)) if op != "none"]
+    reach = {0}
+    for t, s in sorted(live):  # sources precede targets, so one pass in target order suffices
+        if s in reach:
+            reach.add(t)
+    coreach = {3}
+    for t, s in sorted(live, reverse=True):
+        if t in coreach:
+            coreach.add(s)
+    return all(s in reach and t in coreach for t, s in live)
+
+
+def n_conv(arch_str: str) -> int:
+    return sum(op in CONV_OPS for op in parse_arch(arch_str))
+
+
+def aleph(arch_str: str) -> int:
+    """Trainable parameter tensors of TinyNetwork (C=16, N=5): 21 + 45 per conv op."""
+    return 21 + 45 * n_conv(arch_str)
+
+
+# --------------------------------------------------------------------------------------
+# TinyNetwork (NB201, C=16, N=5). Module and parameter order follow the official code, so
+# that ``named_parameters()`` lists tensors in the order VKDNW's "first 128" refers to.
+# --------------------------------------------------------------------------------------
+
+
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, track: bool):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm2d(c_out, affine=True, track_running_stats=track),
+        )
+
+
+class Zero(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mul(0.0)
+
+
+def _make_op(op: str, channels: int, track: bool) -> nn.Module:
+    if op == "none":
+        return Zero()
+    if op == "skip_connect":
+        return nn.Identity()
+    if op == "nor_conv_1x1":
+        return ReLUConvBN(channels, channels, 1, 1, 0, track)
+    if op == "nor_conv_3x3":
+        return ReLUConvBN(channels, channels, 3, 1, 1, track)
+    if op == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    raise ValueError(f"unknown op {op!r}")
+
+
+class InferCell(nn.Module):
+    def __init__(self, arch_str: str, channels: int, track: bool):
+        super().__init__()
+        self.edges = EDGES
+        self.layers = nn.ModuleList(_make_op(op, channels, track) for op in parse_arch(arch_str))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        k = 0
+        for target in (1, 2, 3):
+            total = None
+            for source in range(target):
+                out = self.layers[k](nodes[source])
+                total = out if total is None else total + out
+                k += 1
+            nodes.append(total)
+        return nodes[3]
+
+
+class ResNetBasicBlock(nn.Module):
+    """NB201's reduction block: two ReLU-Conv-BN 3x3 (first with stride 2) + avgpool/1x1 shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, track: bool):
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1, track)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1, track)
+        self.downsample = nn.Sequential(
+            nn.AvgPool2d(kernel_size=2, stride=2, padding=0),
+            nn.Conv2d(c_in, c_out, kernel_size=1, stride=1, padding=0, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.downsample(x) + self.conv_b(self.conv_a(x))
+
+
+class TinyNetwork(nn.Module):
+    """NB201 macro skeleton; ``forward`` returns logits, ``features`` the pooled features."""
+
+    def __init__(self, arch_str: str, num_classes: int, C: int = 16, N: int = 5, track_running_stats: bool = True):
+        super().__init__()
+        parse_arch(arch_str)
+        self.arch_str = arch_str
+        track = track_running_stats
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, C, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(C, affine=True, track_running_stats=track),
+        )
+        cells: list[nn.Module] = []
+        c_prev = C
+        for stage, channels in enumerate((C, 2 * C, 4 * C)):
+            if stage > 0:
+                cells.append(ResNetBasicBlock(c_prev, channels, track))
+            cells.extend(InferCell(arch_str, channels, track) for _ in range(N))
+            c_prev = channels
+        self.cells = nn.ModuleList(cells)
+        self.lastact = nn.Sequential(
+            nn.BatchNorm2d(c_prev, affine=True, track_running_stats=track), nn.ReLU(inplace=False)
+        )
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_prev, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for cell in self.cells:
+            x = cell(x)
+        return self.global_pooling(self.lastact(x)).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def build_network(arch_str: str, num_classes: int, *, track_running_stats: bool = True) -> TinyNetwork:
+    """NB201 TinyNetwork (C=16, N=5) for ``arch_str``; ``forward`` returns the logits.
+
+    ``track_running_stats=True`` is how the VKDNW reference builds it (eval mode then uses
+    the initial running statistics, mean 0 and variance 1).
+    """
+    return TinyNetwork(arch_str, num_classes, track_running_stats=track_running_stats)

@@ -1,0 +1,187 @@
+"""Glue the Snakemake rules call: config, arch table, merge of shards, provenance manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import socket
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from vkdnw.io import read_parquet, write_parquet, write_text
+from vkdnw.scoring import META_COLUMNS, select_archs
+from vkdnw.spaces import nb201
+
+SCHEMA = Path(__file__).with_name("config.schema.yaml")
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Load and validate a workflow config (defaults filled in from the schema)."""
+    import jsonschema
+
+    cfg = yaml.safe_load(Path(path).read_text()) or {}
+    schema = yaml.safe_load(SCHEMA.read_text())
+    validator = jsonschema.validators.extend(
+        jsonschema.Draft7Validator,
+        {"properties": _fill_defaults(jsonschema.Draft7Validator.VALIDATORS["properties"])},
+    )
+    try:
+        validator(schema).validate(cfg)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "<top level>"
+        raise ValueError(f"{path}: invalid config at {where}: {exc.message}") from None
+    return cfg
+
+
+def _fill_defaults(validate_properties):
+    def fill(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(key, sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return fill
+
+
+def proxy_settings(cfg: dict[str, Any], proxy: str) -> dict[str, Any]:
+    """The settings a proxy group's numbers depend on (and nothing else, for invalidation)."""
+    return {proxy: cfg.get(proxy, {})} if proxy in cfg else {}
+
+
+def write_archs(out: str | Path) -> pd.DataFrame:
+    archs = nb201.all_archs()
+    df = pd.DataFrame(
+        {
+            "index": range(len(archs)),
+            "arch_str": archs,
+            "is_unique": [nb201.is_unique(a) for a in archs],
+            "aleph": [nb201.aleph(a) for a in archs],
+        }
+    )
+    write_parquet(df, out)
+    return df
+
+
+def _proxy_of(path: Path) -> str:
+    return path.parent.name  # .../scores/{proxy}/shard{k}.parquet
+
+
+def merge_shards(
+    shards: list[str],
+    out: str | Path,
+    *,
+    expected: bool = False,
+    subset: str = "all",
+    n_archs: int | None = None,
+    sample_seed: int = 0,
+) -> pd.DataFrame:
+    """Join all proxies' shards of one run into one row per arch.
+
+    Per-proxy metadata become ``seconds_<proxy>`` and ``error_<proxy>``. A corrupt shard, an
+    arch scored twice, disagreeing shared columns or (with ``expected``) a missing arch is an
+    error: nothing is merged silently.
+    """
+    per_proxy: dict[str, list[pd.DataFrame]] = {}
+    for s in shards:
+        path = Path(s)
+        per_proxy.setdefault(_proxy_of(path), []).append(read_parquet(path, META_COLUMNS))
+    merged: pd.DataFrame | None = None
+    for proxy in sorted(per_proxy):
+        df = pd.concat(per_proxy[proxy], ignore_index=True)
+        dup = df["arch_str"][df["arch_str"].duplicated()]
+        if len(dup):
+            raise ValueError(f"proxy {proxy}: arch scored twice across shards, e.g. {dup.iloc[0]}")
+        df = df.rename(columns={"seconds": f"seconds_{proxy}", "error": f"error_{proxy}"})
+        df = df.drop(columns=["device", "torch_version"]).assign(**{
+            f"device_{proxy}": df["device"], f"torch_version_{proxy}": df["torch_version"]})
+        if merged is None:
+            merged = df
+            continue
+        shared = [c for c in df.columns if c in merged.columns and c != "arch_str"]
+        joined = merged.merge(df, on="arch_str", how="outer", suffixes=("", "__new"), validate="1:1")
+        for c in shared:
+            a, b = joined[c], joined[f"{c}__new"]
+            both = a.notna() & b.notna()
+            if not (a[both] == b[both]).all():
+                raise ValueError(f"column {c!r} disagrees between proxies")
+            joined[c] = a.fillna(b)
+            joined = joined.drop(columns=f"{c}__new")
+        merged = joined
+    if merged is None:
+        raise ValueError("no shards to merge")
+    if expected:
+        want = set(select_archs(subset, n_archs, sample_seed))
+        have = set(merged["arch_str"])
+        if want != have:
+            raise ValueError(f"merged archs differ from the selection: {len(want - have)} missing, "
+                             f"{len(have - want)} unexpected")
+    merged["index"] = merged["index"].astype("int64")
+    merged["is_unique"] = merged["arch_str"].map(nb201.is_unique)
+    merged = merged.sort_values("index").reset_index(drop=True)
+    write_parquet(merged, out)
+    return merged
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("torch", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "snakemake", "vkdnw"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _wall_seconds(benchmark_files: list[str]) -> float:
+    total = 0.0
+    for f in benchmark_files:
+        try:
+            total += float(pd.read_csv(f, sep="\t")["s"].sum())
+        except (OSError, KeyError, ValueError, pd.errors.EmptyDataError):
+            continue
+    return total
+
+
+def write_manifest(config: str, out: str | Path, inputs: list[str], wall_seconds_from: list[str]) -> dict:
+    """Config, commit, library versions, machine, summed job wall time and input checksums."""
+    manifest = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config": json.loads(config) if config.strip().startswith("{") else config,
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain")),
+        "versions": _versions(),
+        "machine": {"hostname": socket.gethostname(), "platform": platform.platform(),
+                    "processor": platform.processor() or platform.machine(),
+                    "cpu_count": __import__("os").cpu_count()},
+        "job_wall_seconds_total": _wall_seconds(wall_seconds_from),
+        "files": {str(p): sha256_file(p) for p in inputs if Path(p).is_file()},
+    }
+    write_text(yaml.safe_dump(manifest, sort_keys=False), out)
+    return manifest

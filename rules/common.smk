@@ -1,5 +1,6 @@
 # Constants and input functions shared by every stage.
 import json
+import os
 
 from vkdnw.proxies.registry import source_hash
 from vkdnw.scoring import n_shards, select_archs
@@ -7,7 +8,7 @@ from vkdnw.workflow import proxy_settings
 
 R = config["results"]
 NB = f"{R}/nb201"
-RUN = NB + "/{dataset}/seed{seed}"
+RUN = f"{NB}/{{dataset}}/seed{{seed}}"
 ARCHS = select_archs(config["subset"], config["n_archs"], config["sample_seed"])
 SHARDS = [f"{k:03d}" for k in range(n_shards(len(ARCHS), config["shard_size"]))]
 SUBSETS = ["unique", "all"] if config["subset"] == "all" else ["unique"]
@@ -25,9 +26,8 @@ wildcard_constraints:
 def selection_args():
     """CLI flags that reproduce the arch selection of this config."""
     n = config["n_archs"]
-    return (
-        f"--subset {config['subset']} --sample-seed {config['sample_seed']}"
-        + (f" --n-archs {n}" if n else "")
+    return f"--subset {config['subset']} --sample-seed {config['sample_seed']}" + (
+        f" --n-archs {n}" if n else ""
     )
 
 

@@ -6,13 +6,13 @@ rule merge_scores:
         run_shards,
     output:
         f"{RUN}/scores.parquet",
-    params:
-        selection=selection_args(),
     log:
         f"{RUN}/logs/merge_scores.log",
     benchmark:
         f"{RUN}/benchmarks/merge_scores.tsv"
     conda:
         "../envs/vkdnw.yaml"
+    params:
+        selection=selection_args(),
     shell:
         "vkdnw merge --shards {input} {params.selection} --expected --out {output} > {log} 2>&1"

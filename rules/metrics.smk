@@ -7,15 +7,15 @@ rule evaluate_run:
         benchmark=f"{NB}/benchmark.parquet",
     output:
         f"{RUN}/metrics.parquet",
-    params:
-        ndcg_k=config["metrics"]["ndcg_k"],
-        batch_size=batch_size(),
     log:
         f"{RUN}/logs/evaluate_run.log",
     benchmark:
         f"{RUN}/benchmarks/evaluate_run.tsv"
     conda:
         "../envs/vkdnw.yaml"
+    params:
+        ndcg_k=config["metrics"]["ndcg_k"],
+        batch_size=batch_size(),
     shell:
         "vkdnw metrics --ranks {input.ranks} --benchmark {input.benchmark}"
         " --dataset {wildcards.dataset} --seed {wildcards.seed} --ndcg-k {params.ndcg_k}"
@@ -28,16 +28,16 @@ rule make_table:
     output:
         csv=f"{NB}/tables/{{table}}.csv",
         md=f"{NB}/tables/{{table}}.md",
-    params:
-        subset=lambda wildcards: {"table1": "unique", "table6": "all"}[wildcards.table],
-    wildcard_constraints:
-        table="table1|table6",
     log:
         f"{NB}/logs/make_table_{{table}}.log",
     benchmark:
         f"{NB}/benchmarks/make_table_{{table}}.tsv"
+    wildcard_constraints:
+        table="table1|table6",
     conda:
         "../envs/vkdnw.yaml"
+    params:
+        subset=lambda wildcards: {"table1": "unique", "table6": "all"}[wildcards.table],
     shell:
         "vkdnw tables --metrics {input} --subset {params.subset} --title {wildcards.table}"
         " --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
@@ -53,15 +53,15 @@ rule write_manifest:
         ),
     output:
         f"{NB}/manifest.yaml",
-    params:
-        config=json.dumps(config, sort_keys=True),
-        benchmarks=f"{NB}",
     log:
         f"{NB}/logs/write_manifest.log",
     benchmark:
         f"{NB}/benchmarks/write_manifest.tsv"
     conda:
         "../envs/vkdnw.yaml"
+    params:
+        config=json.dumps(config, sort_keys=True),
+        benchmarks=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
         "vkdnw manifest --config '{params.config}' --inputs {input}"
         " --benchmarks $(find {params.benchmarks} -name '*.tsv' -path '*benchmarks*')"

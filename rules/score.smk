@@ -4,21 +4,21 @@
 rule score_shard:
     output:
         f"{RUN}/scores/{{proxy}}/shard{{shard}}.parquet",
-    params:
-        settings=proxy_settings_json,
-        code=proxy_code_hash,
-        selection=selection_args(),
-        shard_size=config["shard_size"],
-        device=config["device"],
-    threads: config["threads"]
-    resources:
-        gpu=lambda wildcards: 1 if config["device"].startswith("cuda") else 0,
     log:
         f"{RUN}/logs/score_{{proxy}}_{{shard}}.log",
     benchmark:
         f"{RUN}/benchmarks/score_{{proxy}}_{{shard}}.tsv"
     conda:
         "../envs/vkdnw.yaml"
+    threads: config["threads"]
+    resources:
+        gpu=lambda wildcards: 1 if config["device"].startswith("cuda") else 0,
+    params:
+        settings=proxy_settings_json,
+        code=proxy_code_hash,
+        selection=selection_args(),
+        shard_size=config["shard_size"],
+        device=config["device"],
     shell:
         "vkdnw score --proxy {wildcards.proxy} --dataset {wildcards.dataset}"
         " --seed {wildcards.seed} {params.selection} --shard {wildcards.shard}"

@@ -30,8 +30,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
     cfg = yaml.safe_load(Path(path).read_text()) or {}
     schema = yaml.safe_load(SCHEMA.read_text())
     validator = jsonschema.validators.extend(
-        jsonschema.Draft7Validator,
-        {"properties": _fill_defaults(jsonschema.Draft7Validator.VALIDATORS["properties"])},
+        jsonschema.Draft202012Validator,
+        {"properties": _fill_defaults(jsonschema.Draft202012Validator.VALIDATORS["properties"])},
     )
     try:
         validator(schema).validate(cfg)

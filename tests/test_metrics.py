@@ -1,0 +1,63 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from vkdnw.metrics import aggregate, evaluate, tie_broken_order
+from vkdnw.ranking import lexicographic, rank_methods
+
+ACC = np.array([100, 90, 80, 70, 60, 50, 40, 30, 20, 10], dtype=float)
+
+
+def _rank_of(order_best_first):
+    """Ranks (higher = better) for nets listed best first by a method."""
+    rank = np.empty(len(order_best_first))
+    rank[np.array(order_best_first)] = np.arange(len(order_best_first), 0, -1)
+    return rank
+
+
+def test_perfect_ranking():
+    m = evaluate(ACC, ACC, seed=0, ndcg_k=5)
+    assert m["kt"] == pytest.approx(1) and m["spr"] == pytest.approx(1) and m["ndcg"] == pytest.approx(1)
+    assert m["top1"] == 100
+
+
+def test_paper_toy_example():
+    # Figure 2: "damaged top" swaps the two best with the 3rd and 4th; "perfect top"
+    # reverses the order of the four worst.
+    damaged = evaluate(_rank_of([2, 3, 0, 1, 4, 5, 6, 7, 8, 9]), ACC, seed=0, ndcg_k=5)
+    perfect = evaluate(_rank_of([0, 1, 2, 3, 4, 5, 9, 8, 7, 6]), ACC, seed=0, ndcg_k=5)
+    assert damaged["kt"] > perfect["kt"] and damaged["spr"] > perfect["spr"]
+    assert perfect["ndcg"] == pytest.approx(1.0)
+    assert damaged["ndcg"] == pytest.approx(0.5, abs=0.01)
+
+
+def test_ties_broken_at_random_with_seed():
+    rank = np.array([1.0, 1.0, 1.0, 2.0])
+    a, b = tie_broken_order(rank, 1), tie_broken_order(rank, 1)
+    assert np.array_equal(a, b) and a[3] == 3
+    orders = {tuple(tie_broken_order(rank, s)[:3]) for s in range(20)}
+    assert len(orders) > 1
+
+
+def test_lexicographic_groups_by_first_key():
+    aleph = pd.Series([21, 66, 21, 66, np.nan])
+    v = pd.Series([2.0, 0.1, 0.5, 0.2, 1.0])
+    assert lexicographic(aleph, v).tolist() == [3, 4, 2, 5, 1]
+
+
+def test_rank_methods_nan_ranks_last():
+    scores = pd.DataFrame({"arch_str": list("abc"), "index": [0, 1, 2], "is_unique": True,
+                           "aleph": [21.0, 66.0, 66.0], "vkdnw": [1.0, np.nan, 0.5]})
+    r = rank_methods(scores)
+    assert r["VKDNW"].tolist() == [3, 1, 2]
+    # lexicographic: a failed VKDNW ranks last within its aleph group, not below smaller nets
+    assert r["VKDNW_single"].tolist() == [1, 2, 3]
+
+
+def test_aggregate_mean_std():
+    m = pd.DataFrame({"method": ["x", "x"], "dataset": ["cifar10"] * 2, "seed": [1, 2], "kt": [0.5, 0.7],
+                      "spr": [0.1, 0.1], "ndcg": [0.2, 0.4], "top1": [90.0, 92.0], "n_nets": 10,
+                      "input": "random", "batch_size": 8})
+    t = aggregate(m)
+    assert t.loc[0, "kt"] == pytest.approx(0.6) and t.loc[0, "kt_std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+    assert t.loc[0, "n_seeds"] == 2

@@ -1,0 +1,80 @@
+import pandas as pd
+import pytest
+
+from vkdnw.cli import main
+from vkdnw.io import read_parquet
+from vkdnw.scoring import score_shard, select_archs
+from vkdnw.workflow import merge_shards
+
+SETTINGS = {"vkdnw": {"batch_size": 2}}
+
+
+def test_selection():
+    assert len(select_archs("unique")) == 9445
+    a = select_archs("unique", 7, 3)
+    assert len(a) == 7 and a == select_archs("unique", 7, 3) and a == sorted(a, key=select_archs("unique").index)
+    with pytest.raises(ValueError):
+        select_archs("some")
+
+
+def test_shard_layout_and_order_do_not_change_numbers(tmp_path):
+    archs = select_archs("unique", 4, 1)
+    kw = dict(proxy="vkdnw", dataset="ImageNet16-120", seed=3, settings=SETTINGS, progress=False)
+    whole = score_shard(archs, out=tmp_path / "whole.parquet", **kw)
+    parts = pd.concat([score_shard(archs[2:], out=tmp_path / "b.parquet", **kw),
+                       score_shard(archs[:1][::-1], out=tmp_path / "a.parquet", **kw),
+                       score_shard([archs[1]], out=tmp_path / "c.parquet", **kw)])
+    parts = parts.set_index("arch_str").loc[archs]
+    assert whole["vkdnw"].tolist() == parts["vkdnw"].tolist()
+    assert whole["vkdnw_lambda_9"].tolist() == parts["vkdnw_lambda_9"].tolist()
+
+
+def test_resume_from_partial(tmp_path, monkeypatch):
+    archs = select_archs("unique", 3, 2)
+    out = tmp_path / "s.parquet"
+    kw = dict(proxy="size", dataset="cifar10", seed=1, settings={}, progress=False)
+    full = score_shard(archs, out=tmp_path / "full.parquet", **kw)
+    # A checkpoint with the first net done: only the other two may be scored.
+    full.iloc[:1].to_parquet(out.with_name(out.name + ".partial.parquet"))
+    scored = []
+    import vkdnw.scoring as sc
+
+    real = sc.score_net
+    monkeypatch.setattr(sc, "score_net", lambda p, ctx: scored.append(ctx.arch_str) or real(p, ctx))
+    df = score_shard(archs, out=out, **kw)
+    assert scored == archs[1:]
+    assert df.drop(columns="seconds").equals(full.drop(columns="seconds"))
+    assert not out.with_name(out.name + ".partial.parquet").exists()
+
+
+def test_merge_detects_problems(tmp_path):
+    archs = select_archs("unique", 2, 0)
+    d = tmp_path / "scores"
+    for proxy, settings in (("size", {}), ("vkdnw", SETTINGS)):
+        score_shard(archs, proxy=proxy, dataset="cifar10", seed=1, settings=settings,
+                    out=d / proxy / "shard000.parquet", progress=False)
+    shards = [str(d / "size/shard000.parquet"), str(d / "vkdnw/shard000.parquet")]
+    merged = merge_shards(shards, tmp_path / "m.parquet", expected=True, subset="unique", n_archs=2)
+    assert {"vkdnw", "params", "flops", "aleph", "seconds_vkdnw", "seconds_size"} <= set(merged.columns)
+    with pytest.raises(ValueError, match="missing"):
+        merge_shards(shards, tmp_path / "m2.parquet", expected=True, subset="unique", n_archs=3)
+    with pytest.raises(ValueError, match="scored twice"):
+        merge_shards(shards + shards[:1], tmp_path / "m3.parquet")
+    (d / "size/shard000.parquet").write_bytes(b"PAR1 truncated")
+    with pytest.raises(ValueError, match="not a readable Parquet"):
+        merge_shards(shards, tmp_path / "m4.parquet")
+    assert not (tmp_path / "m4.parquet").exists()
+
+
+def test_cli_rescore_and_bad_arch_list(tmp_path, capsys):
+    arch = select_archs("unique", 1, 5)[0]
+    assert main(["rescore", "--proxy", "size", "--dataset", "cifar10", "--seed", "1", arch]) == 0
+    assert '"params"' in capsys.readouterr().out
+    bad = tmp_path / "archs.txt"
+    bad.write_text(f"{arch}\n|nor_conv_3x3~0|+oops\n")
+    assert main(["score", "--proxy", "size", "--dataset", "cifar10", "--seed", "1", "--archs", str(bad),
+                 "--out", str(tmp_path / "o.parquet")]) == 2
+    assert "line/row 2" in capsys.readouterr().err
+    assert main(["score", "--proxy", "nope", "--dataset", "cifar10", "--seed", "1", "--out", "x.parquet"]) == 2
+    assert "unknown proxy 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "o.parquet").exists()

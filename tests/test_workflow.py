@@ -1,0 +1,177 @@
+"""End-to-end Snakemake runs on the tiny config, and dry-run invalidation checks."""
+
+import io
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import BENCHMARK_ENV, REPO
+from vkdnw.scoring import select_archs
+
+pytestmark = pytest.mark.workflow
+TIMEOUT = 1200
+
+
+def _snakemake(workdir: Path, *args: str, env: dict | None = None) -> str:
+    cmd = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args,
+           "--configfile", str(workdir / "config.yaml")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    if proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc.stdout + proc.stderr
+
+
+def _planned(workdir: Path, env: dict | None = None) -> dict[str, int]:
+    """Jobs a dry run would execute, per rule."""
+    out = _snakemake(workdir, "-n", "--quiet", "rules", env=env)
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", out, re.M) if m.group(1) != "total"}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("tiny")
+    cfg = yaml.safe_load((REPO / "config/tiny.yaml").read_text())
+    cfg["results"] = "results"
+    real = os.environ.get(BENCHMARK_ENV)
+    if real and Path(real).is_file():
+        cfg["benchmark"] = real
+    else:
+        # Plumbing only: synthetic accuracies for the sampled nets (no ground truth claimed).
+        archs = select_archs(cfg["subset"], cfg["n_archs"], cfg["sample_seed"])
+        rng = np.random.default_rng(0)
+        pd.DataFrame({"arch_str": archs, **{f"test_acc_{d}": rng.uniform(10, 95, len(archs)) for d in
+                                            ("cifar10", "cifar100", "ImageNet16-120")}}).to_csv(work / "bench.csv")
+        cfg["benchmark"] = str(work / "bench.csv")
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg))
+    _snakemake(work, "--cores", "2")
+    return work, cfg
+
+
+def test_outputs(tiny_run):
+    work, cfg = tiny_run
+    nb = work / "results/nb201"
+    for ds in cfg["datasets"]:
+        for seed in cfg["seeds"]:
+            scores = pd.read_parquet(nb / f"{ds}/seed{seed}/scores.parquet")
+            assert len(scores) == cfg["n_archs"] and scores["vkdnw"].notna().all()
+            assert {"params", "flops", "aleph", "seconds_vkdnw", "error_vkdnw"} <= set(scores.columns)
+    table = pd.read_csv(nb / "tables/table1.csv")
+    assert set(table["method"]) >= {"VKDNW_single", "aleph", "FLOPs", "params"}
+    assert set(table["dataset"]) == set(cfg["datasets"])
+    assert (table["n_seeds"] == len(cfg["seeds"])).all() and (table["n_nets"] == cfg["n_archs"]).all()
+    assert (table["input"] == "random").all() and (table["batch_size"] == 2).all()
+    assert "VKDNW_single" in (nb / "tables/table1.md").read_text()
+    manifest = yaml.safe_load((nb / "manifest.yaml").read_text())
+    assert manifest["config"]["n_archs"] == cfg["n_archs"] and manifest["versions"]["torch"]
+    assert not list(work.rglob("*.tmp")) and not list(work.rglob("*.partial.parquet"))
+
+
+def test_scores_are_recomputable(tiny_run):
+    work, cfg = tiny_run
+    scores = pd.read_parquet(work / "results/nb201/cifar10/seed2/scores.parquet").iloc[:2]
+    out = subprocess.run(["vkdnw", "rescore", "--proxy", "vkdnw", "--dataset", "cifar10", "--seed", "2",
+                          "--config", str(work / "config.yaml"), *scores["arch_str"]],
+                         capture_output=True, text=True, check=True, timeout=TIMEOUT).stdout
+    again = pd.read_json(io.StringIO(out), lines=True)
+    np.testing.assert_allclose(again["vkdnw"], scores["vkdnw"], rtol=1e-4)
+    np.testing.assert_allclose(again["vkdnw_lambda_9"], scores["vkdnw_lambda_9"], rtol=1e-4)
+
+
+def _with_config(work: Path, cfg: dict, **changes) -> None:
+    new = {**cfg, **changes}
+    (work / "config.yaml").write_text(yaml.safe_dump(new))
+
+
+def test_nothing_to_do_after_run(tiny_run):
+    work, _ = tiny_run
+    assert _planned(work) == {}
+
+
+def test_metrics_setting_reruns_no_scoring(tiny_run):
+    work, cfg = tiny_run
+    try:
+        _with_config(work, cfg, metrics={"ndcg_k": 3})
+        planned = _planned(work)
+    finally:
+        _with_config(work, cfg)
+    assert "score_shard" not in planned and "merge_scores" not in planned and "rank_nets" not in planned
+    assert planned["evaluate_run"] == len(cfg["datasets"]) * len(cfg["seeds"])
+
+
+def _n_shards(cfg) -> int:
+    return -(-cfg["n_archs"] // cfg["shard_size"])
+
+
+def test_vkdnw_setting_reruns_only_vkdnw_shards(tiny_run):
+    work, cfg = tiny_run
+    try:
+        _with_config(work, cfg, vkdnw={**cfg["vkdnw"], "n_tensors": 64})
+        out = _snakemake(work, "-n")
+        planned = _planned(work)
+    finally:
+        _with_config(work, cfg)
+    n_runs = len(cfg["datasets"]) * len(cfg["seeds"])
+    assert planned["score_shard"] == n_runs * _n_shards(cfg)
+    assert "proxy=size" not in out and "proxy=vkdnw" in out
+
+
+def test_vkdnw_code_change_reruns_only_vkdnw_shards(tiny_run, tmp_path):
+    work, cfg = tiny_run
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "src/vkdnw", src / "vkdnw")
+    with open(src / "vkdnw/proxies/vkdnw.py", "a") as fh:
+        fh.write("\n# a code change\n")
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    planned = _planned(work, env=env)
+    out = _snakemake(work, "-n", env=env)
+    n_runs = len(cfg["datasets"]) * len(cfg["seeds"])
+    assert planned["score_shard"] == n_runs * _n_shards(cfg)
+    assert "proxy=size" not in out
+    assert _planned(work) == {}  # the unchanged code still has nothing to do
+
+
+def test_invalid_config_names_the_key(tiny_run, tmp_path):
+    work, cfg = tiny_run
+    bad = tmp_path / "w"
+    bad.mkdir()
+    (bad / "config.yaml").write_text(yaml.safe_dump({**cfg, "shard_size": 0}))
+    proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(bad), "-n"],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode != 0 and "shard_size" in proc.stdout + proc.stderr
+
+
+def test_lint_and_format():
+    lint = subprocess.run(["snakemake", "--lint", "--snakefile", str(REPO / "Snakefile"), "--directory", str(REPO),
+                           "--configfile", str(REPO / "config/tiny.yaml")],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    fmt = subprocess.run(["snakefmt", "--check", str(REPO / "Snakefile"), str(REPO / "rules")],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    assert fmt.returncode == 0, fmt.stderr
+
+
+@pytest.mark.parametrize("config", ["config.yaml", "config/quick.yaml", "config/reference-b8.yaml",
+                                    "config/tiny.yaml"])
+def test_shipped_configs_dry_run(config, tmp_path):
+    bench = os.environ.get(BENCHMARK_ENV) or "null"
+    proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "-n",
+                           "--quiet", "rules", "--configfile", str(REPO / config), "--config", f"benchmark={bench}"],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_missing_benchmark_fails_before_scoring(tmp_path):
+    proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+                           "--cores", "1", "--configfile", str(REPO / "config/tiny.yaml"),
+                           "--config", "benchmark=/nonexistent/nb201.csv"],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode != 0
+    assert "Missing input files" in proc.stdout + proc.stderr and "/nonexistent/nb201.csv" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()  # no job ran

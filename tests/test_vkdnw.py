@@ -112,3 +112,11 @@ def test_score_is_reproducible_and_failure_is_recorded(monkeypatch):
     monkeypatch.setattr("vkdnw.proxies.vkdnw.spectrum_deciles", broken_svd)
     row = score_net("vkdnw", ctx)
     assert math.isnan(row["vkdnw"]) and "svd did not converge" in row["error"]
+
+
+def test_bench_command_runs(capsys):
+    from vkdnw.cli import main
+
+    assert main(["bench", "--dataset", "ImageNet16-120", "--n-archs", "1", "--batch-size", "2", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "geomean_ratio" in out and "ImageNet16-120" in out

@@ -92,7 +92,7 @@ def cmd_bench(a: argparse.Namespace) -> None:
     from vkdnw.bench import run_bench
 
     run_bench(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size, threads=a.threads,
-              out=a.out)
+              out=a.out, reference_dtype=a.reference_dtype)
 
 
 def cmd_manifest(a: argparse.Namespace) -> None:
@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--reference-dtype", default="float32", choices=["float32", "float64"])
     s.add_argument("--out", help="also write the per-net timings as CSV")
     s.set_defaults(func=cmd_bench)
 

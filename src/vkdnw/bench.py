@@ -1,0 +1,85 @@
+"""``vkdnw bench``: the fast Fisher path against the authors' algorithm, same nets, one run.
+
+For each dataset setting, draws ``n_archs`` unique archs with a fixed seed, builds each net
+exactly as scoring does, and times :func:`fisher` and :func:`fisher_reference` back to back.
+Reports seconds per net for both, the geometric-mean ratio, and the largest relative
+difference of F (a speed-up that changed the numbers would be worthless). The authors ran
+their algorithm in float32, so that is the default yardstick; ``--reference-dtype float64``
+times it at the fast path's precision instead.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+
+import pandas as pd
+import torch
+
+from vkdnw.proxies.common import fresh_net, random_input
+from vkdnw.proxies.registry import NetContext
+from vkdnw.proxies.vkdnw import fisher
+from vkdnw.proxies.vkdnw_reference import fisher_reference
+from vkdnw.scoring import select_archs
+from vkdnw.spaces.nb201 import aleph, dataset_info
+
+
+def _timed(fn, *args) -> tuple[torch.Tensor | None, float]:
+    t0 = time.perf_counter()
+    try:
+        out = fn(*args)
+    except (RuntimeError, MemoryError) as exc:  # the reference runs out of memory on dense nets
+        print(f"    reference failed: {type(exc).__name__}: {str(exc)[:120]}")
+        return None, float("nan")
+    return out, time.perf_counter() - t0
+
+
+def bench_dataset(dataset: str, archs: list[str], batch_size: int,
+                  reference_dtype: torch.dtype = torch.float32) -> pd.DataFrame:
+    info = dataset_info(dataset)
+    rows = []
+    for arch in archs:
+        ctx = NetContext(arch, dataset, 1, info["num_classes"], info["resolution"], {})
+        net, x = fresh_net(ctx), random_input(ctx, batch_size)
+        F_fast, t_fast = _timed(fisher, net, x)
+        F_ref, t_ref = _timed(lambda n, v: fisher_reference(n, v, dtype=reference_dtype), net, x)
+        rel = float("nan")
+        if F_ref is not None:
+            rel = float((F_fast - F_ref.double()).abs().max() / F_ref.double().abs().max())
+        rows.append({"dataset": dataset, "arch_str": arch, "aleph": aleph(arch), "fast_s": t_fast,
+                     "reference_s": t_ref, "ratio": t_ref / t_fast, "max_rel_diff": rel})
+        print(f"  {dataset} aleph={aleph(arch):3d} fast {t_fast:7.2f}s  reference {t_ref:7.2f}s  "
+              f"ratio {t_ref / t_fast:6.1f}x  rel.diff {rel:.1e}", flush=True)
+    return pd.DataFrame(rows)
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    def geomean(x: pd.Series) -> float:
+        x = x.dropna()
+        return math.exp(x.map(math.log).mean()) if len(x) else float("nan")
+
+    g = df.groupby("dataset", sort=False)
+    return pd.DataFrame({
+        "nets": g.size(),
+        "fast_s_per_net": g["fast_s"].mean(),
+        "reference_s_per_net": g["reference_s"].mean(),
+        "geomean_ratio": g["ratio"].agg(geomean),
+        "min_ratio": g["ratio"].min(),
+        "max_rel_diff": g["max_rel_diff"].max(),
+    })
+
+
+def run_bench(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, threads: int,
+              out: str | None = None, reference_dtype: str = "float32") -> pd.DataFrame:
+    torch.set_num_threads(threads)
+    archs = random.Random(seed).sample(select_archs("unique"), n_archs)
+    print(f"vkdnw bench: {n_archs} unique archs (seed {seed}), batch {batch_size}, {threads} threads, "
+          f"torch {torch.__version__}; reference algorithm in {reference_dtype}, fast path in float64")
+    dt = getattr(torch, reference_dtype)
+    df = pd.concat([bench_dataset(ds, archs, batch_size, dt) for ds in datasets], ignore_index=True)
+    summary = summarize(df)
+    print(summary.to_string(float_format=lambda v: f"{v:.3g}"))
+    if out:
+        df.to_csv(out, index=False)
+    return summary

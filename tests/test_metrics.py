@@ -61,3 +61,15 @@ def test_aggregate_mean_std():
     t = aggregate(m)
     assert t.loc[0, "kt"] == pytest.approx(0.6) and t.loc[0, "kt_std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
     assert t.loc[0, "n_seeds"] == 2
+
+
+def test_compare_with_paper(tmp_path):
+    from vkdnw.metrics import compare_with_paper
+
+    row = {"method": "VKDNW_single", "dataset": "ImageNet16-120", "kt": 0.6, "kt_std": np.nan, "spr": 0.8,
+           "spr_std": np.nan, "ndcg": 0.6, "ndcg_std": np.nan, "top1": 45.0, "top1_std": np.nan, "n_seeds": 1,
+           "n_nets": 9445, "input": "random", "batch_size": 8}
+    pd.DataFrame([row, {**row, "method": "VKDNW"}]).to_csv(tmp_path / "t.csv", index=False)
+    text = compare_with_paper(tmp_path / "t.csv")
+    assert "0.600 / 0.615" in text  # Table 5, batch 8
+    assert "| VKDNW |" not in text  # no paper row for the entropy alone

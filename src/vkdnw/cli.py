@@ -88,6 +88,12 @@ def cmd_tables(a: argparse.Namespace) -> None:
     write_tables(a.metrics, a.out_csv, a.out_md, subset=a.subset, title=a.title)
 
 
+def cmd_compare(a: argparse.Namespace) -> None:
+    from vkdnw.metrics import compare_with_paper
+
+    print(compare_with_paper(a.table, a.kind), end="")
+
+
 def cmd_bench(a: argparse.Namespace) -> None:
     from vkdnw.bench import run_bench
 
@@ -173,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-csv", required=True)
     s.add_argument("--out-md", required=True)
     s.set_defaults(func=cmd_tables)
+
+    s = sub.add_parser("compare", help="print a results table beside the paper's numbers (Markdown)")
+    s.add_argument("table", help="a table1.csv or table6.csv written by the workflow")
+    s.add_argument("--kind", default="table1", choices=["table1", "table6"])
+    s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("bench", help="time the fast Fisher path against the authors' algorithm")
     s.add_argument("--dataset", nargs="+", default=["cifar10", "cifar100", "ImageNet16-120"])

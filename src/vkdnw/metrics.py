@@ -127,3 +127,19 @@ def write_tables(metric_files: list[str], out_csv: str | Path, out_md: str | Pat
     write_text(table.to_csv(index=False, float_format="%.6g"), out_csv)
     write_text(to_markdown(table, title), out_md)
     return table
+
+
+def compare_with_paper(table_csv: str | Path, table: str = "table1") -> str:
+    """Markdown: our rows beside the paper's (Table 1/6; Table 5 for IN16 at batch != 64)."""
+    from vkdnw.paper import paper_row
+
+    t = pd.read_csv(table_csv)
+    lines = ["| method | dataset | batch | n nets | seeds | KT (ours / paper) | SPR (ours / paper) | nDCG (ours / paper) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in t.itertuples(index=False):
+        ref = paper_row(r.method, r.dataset, table, int(r.batch_size))
+        if ref is None:
+            continue
+        cells = [f"{ours:.3f} / {theirs:.3f}" for ours, theirs in zip((r.kt, r.spr, r.ndcg), ref)]
+        lines.append(f"| {r.method} | {r.dataset} | {r.batch_size} | {r.n_nets} | {r.n_seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

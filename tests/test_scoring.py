@@ -78,3 +78,36 @@ def test_cli_rescore_and_bad_arch_list(tmp_path, capsys):
     assert main(["score", "--proxy", "nope", "--dataset", "cifar10", "--seed", "1", "--out", "x.parquet"]) == 2
     assert "unknown proxy 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_sigkill_mid_shard_then_resume(tmp_path):
+    """Kill a scoring job with SIGKILL mid-shard; the rerun resumes and equals a clean run."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    archs = select_archs("unique", 8, 11)
+    listing = tmp_path / "archs.txt"
+    listing.write_text("\n".join(archs) + "\n")
+    out = tmp_path / "killed.parquet"
+    partial = out.with_name(out.name + ".partial.parquet")
+    cmd = ["vkdnw", "score", "--proxy", "vkdnw", "--dataset", "ImageNet16-120", "--seed", "4", "--archs",
+           str(listing), "--settings", '{"vkdnw": {"batch_size": 2}}', "--quiet"]
+    proc = subprocess.Popen([*cmd, "--out", str(out)], start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (partial.exists() and len(read_parquet(partial)) >= 2):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "the shard finished before it could be killed"
+    done_before = len(read_parquet(partial))
+    assert 2 <= done_before < len(archs)
+    subprocess.run([*cmd, "--out", str(out)], check=True, timeout=600)
+    clean = tmp_path / "clean.parquet"
+    subprocess.run([*cmd, "--out", str(clean)], check=True, timeout=600)
+    a, b = read_parquet(out), read_parquet(clean)
+    assert a["arch_str"].tolist() == b["arch_str"].tolist() == archs
+    cols = [c for c in a.columns if c.startswith("vkdnw") or c == "aleph"]
+    assert a[cols].equals(b[cols])
+    assert not partial.exists()

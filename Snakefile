@@ -16,6 +16,7 @@ include: "rules/score.smk"
 include: "rules/merge.smk"
 include: "rules/rank.smk"
 include: "rules/metrics.smk"
+include: "rules/archive.smk"
 
 
 rule all:

@@ -54,6 +54,10 @@ def run_metrics_files(wildcards):
     )
 
 
+def benchmark_flag():
+    return f"--benchmark {config['benchmark']}" if config["benchmark"] else ""
+
+
 def batch_size():
     return config["vkdnw"]["batch_size"]
 

@@ -177,3 +177,37 @@ def test_missing_benchmark_fails_before_scoring(tmp_path):
     assert proc.returncode != 0
     assert "Missing input files" in proc.stdout + proc.stderr and "/nonexistent/nb201.csv" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()  # no job ran
+
+
+def test_archive_verifies_and_detects_corruption(tiny_run, tmp_path):
+    work, cfg = tiny_run
+    _snakemake(work, "archive", "--cores", "1")
+    archive = work / "results.tar.gz"
+    ok = subprocess.run(["vkdnw", "verify-archive", str(archive)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    import tarfile
+
+    with tarfile.open(archive) as tar:
+        manifest = yaml.safe_load(tar.extractfile("results/MANIFEST.yaml").read())
+    assert manifest["config"]["n_archs"] == cfg["n_archs"] and manifest["torch"] and manifest["pip_freeze"]
+    assert manifest["benchmark"]["sha256"] and "nb201/tables/table1.csv" in manifest["files"]
+    assert set(manifest["git"]) == {"commit", "dirty"}
+
+    # Rewrite the archive with one byte of one result file flipped.
+    bad = tmp_path / "bad.tar.gz"
+    with tarfile.open(archive) as src, tarfile.open(bad, "w:gz") as dst:
+        for m in src.getmembers():
+            data = src.extractfile(m).read()
+            if m.name.endswith("table1.csv"):
+                data = bytes([data[0] ^ 1]) + data[1:]
+            dst.addfile(m, io.BytesIO(data))
+    fail = subprocess.run(["vkdnw", "verify-archive", str(bad)], capture_output=True, text=True)
+    assert fail.returncode != 0 and "checksum mismatch: nb201/tables/table1.csv" in fail.stderr
+
+    # A second archive of the same results has the same checksums for every result file.
+    first = manifest["files"]
+    archive.unlink()
+    _snakemake(work, "archive", "--cores", "1")
+    with tarfile.open(archive) as tar:
+        second = yaml.safe_load(tar.extractfile("results/MANIFEST.yaml").read())["files"]
+    assert first == second

@@ -101,6 +101,22 @@ def cmd_bench(a: argparse.Namespace) -> None:
               out=a.out, reference_dtype=a.reference_dtype)
 
 
+def cmd_archive(a: argparse.Namespace) -> None:
+    from vkdnw.archive import config_from_json, write_archive
+
+    m = write_archive(a.root, a.out, config=config_from_json(a.config), benchmark=a.benchmark)
+    print(f"archived {len(m['files'])} files of {a.root} into {a.out}")
+
+
+def cmd_verify_archive(a: argparse.Namespace) -> None:
+    from vkdnw.archive import verify_archive
+
+    problems = verify_archive(a.archive)
+    if problems:
+        raise ValueError(f"{a.archive}: {len(problems)} problem(s): " + "; ".join(problems[:5]))
+    print(f"{a.archive}: OK")
+
+
 def cmd_manifest(a: argparse.Namespace) -> None:
     from vkdnw.workflow import write_manifest
 
@@ -194,6 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--reference-dtype", default="float32", choices=["float32", "float64"])
     s.add_argument("--out", help="also write the per-net timings as CSV")
     s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("archive", help="pack a results tree and its provenance manifest into a tarball")
+    s.add_argument("--root", required=True)
+    s.add_argument("--config", default="{}", help="resolved config as JSON")
+    s.add_argument("--benchmark", default=None)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_archive)
+
+    s = sub.add_parser("verify-archive", help="recheck every file of an archive against its manifest")
+    s.add_argument("archive")
+    s.set_defaults(func=cmd_verify_archive)
 
     s = sub.add_parser("manifest", help="write a provenance manifest for a results directory")
     s.add_argument("--config", required=True)

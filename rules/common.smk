@@ -2,9 +2,13 @@
 import json
 import os
 
+from vkdnw.benchmark import check_benchmark
 from vkdnw.proxies.registry import source_hash
 from vkdnw.scoring import n_shards, select_archs
 from vkdnw.workflow import proxy_settings
+
+# A malformed benchmark table stops the workflow here, before any scoring job starts.
+check_benchmark(config["benchmark"])
 
 R = config["results"]
 NB = f"{R}/nb201"

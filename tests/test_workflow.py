@@ -211,3 +211,16 @@ def test_archive_verifies_and_detects_corruption(tiny_run, tmp_path):
     with tarfile.open(archive) as tar:
         second = yaml.safe_load(tar.extractfile("results/MANIFEST.yaml").read())["files"]
     assert first == second
+
+
+def test_malformed_benchmark_fails_before_scoring(tmp_path):
+    bad = tmp_path / "bench.csv"
+    bad.write_text("arch_str,test_acc_cifar10\n|nor_conv_3x3~0|+oops,90\n")
+    override = tmp_path / "override.yaml"
+    override.write_text(yaml.safe_dump({"benchmark": str(bad)}))
+    proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+                           "--cores", "1", "--configfile", str(REPO / "config/tiny.yaml"), str(override)],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode != 0
+    assert "row 1: arch string" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()  # no job ran

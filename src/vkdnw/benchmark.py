@@ -104,6 +104,16 @@ def load_benchmark(path: str | Path) -> pd.DataFrame:
     return validate(df, path)
 
 
+def check_benchmark(path: str | Path | None) -> None:
+    """Validate a configured benchmark table when the workflow starts (cheap: ~0.1 s).
+
+    A missing file is left to Snakemake's own "Missing input files" error; the official
+    ``.pth`` is only loaded by its ingestion job (it is large).
+    """
+    if path and Path(path).suffix in (".csv", ".parquet") and Path(path).exists():
+        load_benchmark(path)
+
+
 def ingest(path: str | Path, out: str | Path) -> pd.DataFrame:
     df = load_benchmark(path)
     write_parquet(df, out)

@@ -224,3 +224,18 @@ def test_malformed_benchmark_fails_before_scoring(tmp_path):
     assert proc.returncode != 0
     assert "row 1: arch string" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()  # no job ran
+
+
+def test_benchmark_change_reruns_only_evaluation(tiny_run, tmp_path):
+    work, cfg = tiny_run
+    changed = tmp_path / "bench.csv"
+    df = pd.read_csv(cfg["benchmark"])
+    df.loc[0, "test_acc_cifar10"] = 1.0  # a different ground truth file
+    df.to_csv(changed, index=False)
+    try:
+        _with_config(work, cfg, benchmark=str(changed))
+        planned = _planned(work)
+    finally:
+        _with_config(work, cfg)
+    assert set(planned) <= {"ingest_benchmark", "evaluate_run", "make_table", "write_manifest", "all"}, planned
+    assert planned["ingest_benchmark"] == 1 and planned["evaluate_run"] == len(cfg["datasets"]) * len(cfg["seeds"])

@@ -61,7 +61,7 @@ def build_manifest(root: Path, files: list[Path], config: dict, benchmark: str |
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "root": root.name,
         "config": config,
-        "git": {"commit": _git("rev-parse", "HEAD"), "dirty": bool(_git("status", "--porcelain"))},
+        "git": {"commit": _git("rev-parse", "HEAD"), "dirty": bool(_git("status", "--porcelain", "--untracked-files=no"))},
         "python": sys.version.split()[0],
         **_torch_versions(),
         "pip_freeze": _pip_freeze(),

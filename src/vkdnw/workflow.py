@@ -175,7 +175,7 @@ def write_manifest(config: str, out: str | Path, inputs: list[str], wall_seconds
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "config": json.loads(config) if config.strip().startswith("{") else config,
         "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain")),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "versions": _versions(),
         "machine": {"hostname": socket.gethostname(), "platform": platform.platform(),
                     "processor": platform.processor() or platform.machine(),

@@ -58,6 +58,17 @@ def run_metrics_files(wildcards):
     )
 
 
+def manifest_benchmark_dirs(wildcards, output):
+    """Job timing folders of the configured runs only (for the manifest's wall time)."""
+    nb = os.path.dirname(output[0])
+    runs = expand(
+        f"{nb}/{{dataset}}/seed{{seed}}/benchmarks",
+        dataset=config["datasets"],
+        seed=config["seeds"],
+    )
+    return " ".join([f"{nb}/benchmarks", *runs])
+
+
 def benchmark_flag():
     return f"--benchmark {config['benchmark']}" if config["benchmark"] else ""
 

@@ -61,8 +61,8 @@ rule write_manifest:
         "../envs/vkdnw.yaml"
     params:
         config=json.dumps(config, sort_keys=True),
-        benchmarks=lambda wildcards, output: os.path.dirname(output[0]),
+        benchmark_dirs=manifest_benchmark_dirs,
     shell:
         "vkdnw manifest --config '{params.config}' --inputs {input}"
-        " --benchmarks $(find {params.benchmarks} -name '*.tsv' -path '*benchmarks*')"
+        " --benchmarks $(find {params.benchmark_dirs} -name '*.tsv' 2>/dev/null)"
         " --out {output} > {log} 2>&1"

@@ -61,9 +61,10 @@ def test_merge_detects_problems(tmp_path):
     with pytest.raises(ValueError, match="scored twice"):
         merge_shards(shards + shards[:1], tmp_path / "m3.parquet")
     (d / "size/shard000.parquet").write_bytes(b"PAR1 truncated")
-    with pytest.raises(ValueError, match="not a readable Parquet"):
+    with pytest.raises(ValueError, match="corrupt shard.*not a readable Parquet"):
         merge_shards(shards, tmp_path / "m4.parquet")
     assert not (tmp_path / "m4.parquet").exists()
+    assert not (d / "size/shard000.parquet").exists() and (d / "size/shard000.parquet.corrupt").exists()
 
 
 def test_cli_rescore_and_bad_arch_list(tmp_path, capsys):
@@ -111,3 +112,47 @@ def test_sigkill_mid_shard_then_resume(tmp_path):
     cols = [c for c in a.columns if c.startswith("vkdnw") or c == "aleph"]
     assert a[cols].equals(b[cols])
     assert not partial.exists()
+
+
+def test_nan_score_is_recorded_not_fatal(tmp_path, monkeypatch):
+    import math
+
+    monkeypatch.setattr("vkdnw.proxies.vkdnw.entropy", lambda q: float("nan"))
+    archs = select_archs("unique", 2, 9)
+    df = score_shard(archs, proxy="vkdnw", dataset="cifar10", seed=1, settings=SETTINGS,
+                     out=tmp_path / "s.parquet", progress=False)
+    assert len(df) == 2 and df["vkdnw"].map(math.isnan).all()
+    assert df["error"].str.contains("FloatingPointError: non-finite VKDNW value").all()
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), PermissionError(13, "Permission denied")])
+def test_failed_write_leaves_no_partial_file(tmp_path, error):
+    from vkdnw.io import atomic_write
+
+    target = tmp_path / "out.parquet"
+
+    def write(tmp):
+        tmp.write_bytes(b"PAR1 half")
+        raise error
+
+    with pytest.raises(OSError, match=error.strerror):
+        atomic_write(target, write)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_directory_is_a_clear_error(tmp_path):
+    import os
+
+    from vkdnw.io import write_parquet
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as a user who may write anywhere (root)")
+        with pytest.raises(PermissionError):
+            write_parquet(pd.DataFrame({"a": [1]}), ro / "x.parquet")
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o700)

@@ -239,3 +239,33 @@ def test_benchmark_change_reruns_only_evaluation(tiny_run, tmp_path):
         _with_config(work, cfg)
     assert set(planned) <= {"ingest_benchmark", "evaluate_run", "make_table", "write_manifest", "all"}, planned
     assert planned["ingest_benchmark"] == 1 and planned["evaluate_run"] == len(cfg["datasets"]) * len(cfg["seeds"])
+
+
+def test_corrupt_shard_is_detected_and_rescored(tiny_run):
+    work, cfg = tiny_run
+    shard = work / "results/nb201/cifar10/seed1/scores/vkdnw/shard000.parquet"
+    good = pd.read_parquet(shard)
+    shard.write_bytes(shard.read_bytes()[:100])  # truncated
+    # The merge is pending (its outputs and their target are absent), as when shards were just scored.
+    for f in ("scores.parquet", "ranks.parquet"):
+        (work / "results/nb201/cifar10/seed1" / f).unlink()
+    cmd = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
+           "--configfile", str(work / "config.yaml")]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    assert first.returncode != 0
+    log = (work / "results/nb201/cifar10/seed1/logs/merge_scores.log").read_text()
+    assert "corrupt shard" in log and "shard000.parquet" in log
+    _snakemake(work, "--cores", "2")  # the rerun rescores the shard and merges
+    again = pd.read_parquet(shard)
+    assert again["vkdnw"].tolist() == good["vkdnw"].tolist()
+    assert _planned(work) == {}
+
+
+def test_unknown_dataset_in_config_is_a_schema_error(tiny_run, tmp_path):
+    work, cfg = tiny_run
+    bad = tmp_path / "w"
+    bad.mkdir()
+    (bad / "config.yaml").write_text(yaml.safe_dump({**cfg, "datasets": ["mnist"]}))
+    proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(bad), "-n"],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode != 0 and "mnist" in proc.stdout + proc.stderr

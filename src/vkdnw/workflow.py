@@ -88,12 +88,22 @@ def merge_shards(
 
     Per-proxy metadata become ``seconds_<proxy>`` and ``error_<proxy>``. A corrupt shard, an
     arch scored twice, disagreeing shared columns or (with ``expected``) a missing arch is an
-    error: nothing is merged silently.
+    error: nothing is merged silently. A corrupt shard is also renamed to ``*.corrupt`` so
+    that rerunning the workflow recomputes it.
     """
     per_proxy: dict[str, list[pd.DataFrame]] = {}
+    corrupt: list[str] = []
     for s in shards:
         path = Path(s)
-        per_proxy.setdefault(_proxy_of(path), []).append(read_parquet(path, META_COLUMNS))
+        try:
+            per_proxy.setdefault(_proxy_of(path), []).append(read_parquet(path, META_COLUMNS))
+        except ValueError as exc:
+            # Move it aside so that the next `snakemake` call sees it missing and rescores it.
+            path.replace(path.with_name(path.name + ".corrupt"))
+            corrupt.append(f"{path} ({exc})")
+    if corrupt:
+        raise ValueError(f"{len(corrupt)} corrupt shard(s) moved aside as *.corrupt; rerun snakemake to "
+                         f"rescore them: " + "; ".join(corrupt))
     merged: pd.DataFrame | None = None
     for proxy in sorted(per_proxy):
         df = pd.concat(per_proxy[proxy], ignore_index=True)

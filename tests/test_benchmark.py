@@ -1,5 +1,3 @@
-from collections import OrderedDict
-
 import pandas as pd
 import pytest
 import torch
@@ -85,5 +83,7 @@ def test_missing_and_wrong_format(tmp_path):
     bad_parquet.write_bytes(b"PAR1 truncated")
     with pytest.raises(ValueError, match="not a readable Parquet"):
         load_benchmark(bad_parquet)
+    other = tmp_path / "b.json"
+    other.write_text("{}")
     with pytest.raises(ValueError, match="unknown benchmark format"):
-        load_benchmark(tmp_path.joinpath("b.json").resolve() if (tmp_path / "b.json").write_text("{}") else None)
+        load_benchmark(other)

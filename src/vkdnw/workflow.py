@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import socket
 import subprocess
@@ -189,7 +190,7 @@ def write_manifest(config: str, out: str | Path, inputs: list[str], wall_seconds
         "versions": _versions(),
         "machine": {"hostname": socket.gethostname(), "platform": platform.platform(),
                     "processor": platform.processor() or platform.machine(),
-                    "cpu_count": __import__("os").cpu_count()},
+                    "cpu_count": os.cpu_count()},
         "job_wall_seconds_total": _wall_seconds(wall_seconds_from),
         "files": {str(p): sha256_file(p) for p in inputs if Path(p).is_file()},
     }

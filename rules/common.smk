@@ -36,7 +36,9 @@ def selection_args():
 
 
 def proxy_settings_json(wildcards):
-    return json.dumps(proxy_settings(config, wildcards.proxy), sort_keys=True)
+    return json.dumps(
+        proxy_settings(config, wildcards.proxy, wildcards.dataset), sort_keys=True
+    )
 
 
 def proxy_code_hash(wildcards):
@@ -73,8 +75,23 @@ def benchmark_flag():
     return f"--benchmark {config['benchmark']}" if config["benchmark"] else ""
 
 
-def batch_size():
-    return config["vkdnw"]["batch_size"]
+def batch_sizes_json():
+    """Batch size per proxy group, for the tables' batch column."""
+    sizes = {p: config["zero_cost"]["batch_size"] for p in config["proxies"]}
+    sizes["vkdnw"] = config["vkdnw"]["batch_size"]
+    return json.dumps({p: sizes[p] for p in config["proxies"] if p != "size"})
+
+
+def has_groups(*groups):
+    return all(g in config["proxies"] for g in groups)
+
+
+def table_names():
+    """Tables 1/6 by subset; Table 10 needs VKDNW_agg's components on the unique nets."""
+    names = [TABLE_OF_SUBSET[s] for s in SUBSETS]
+    if has_groups("size", "vkdnw", "jacov", "aznas"):
+        names.append("table10")
+    return names
 
 
 def all_targets():
@@ -84,9 +101,9 @@ def all_targets():
     )
     if config["benchmark"]:
         targets += expand(
-            f"{NB}/tables/{{table}}.{{ext}}",
-            table=[TABLE_OF_SUBSET[s] for s in SUBSETS],
-            ext=["csv", "md"],
+            f"{NB}/tables/{{table}}.{{ext}}", table=table_names(), ext=["csv", "md"]
         )
         targets.append(f"{NB}/manifest.yaml")
+    if has_groups("size", "vkdnw") or has_groups("size", "aznas"):
+        targets += expand(f"{NB}/tables/table4.{{ext}}", ext=["csv", "md"])
     return targets

@@ -4,6 +4,7 @@
 rule evaluate_run:
     input:
         ranks=f"{RUN}/ranks.parquet",
+        scores=f"{RUN}/scores.parquet",
         benchmark=f"{NB}/benchmark.parquet",
     output:
         f"{RUN}/metrics.parquet",
@@ -15,11 +16,11 @@ rule evaluate_run:
         "../envs/vkdnw.yaml"
     params:
         ndcg_k=config["metrics"]["ndcg_k"],
-        batch_size=batch_size(),
+        batch_sizes=batch_sizes_json(),
     shell:
-        "vkdnw metrics --ranks {input.ranks} --benchmark {input.benchmark}"
+        "vkdnw metrics --ranks {input.ranks} --scores {input.scores} --benchmark {input.benchmark}"
         " --dataset {wildcards.dataset} --seed {wildcards.seed} --ndcg-k {params.ndcg_k}"
-        " --batch-size {params.batch_size} --input random --out {output} > {log} 2>&1"
+        " --batch-sizes '{params.batch_sizes}' --out {output} > {log} 2>&1"
 
 
 rule make_table:
@@ -33,21 +34,38 @@ rule make_table:
     benchmark:
         f"{NB}/benchmarks/make_table_{{table}}.tsv"
     wildcard_constraints:
-        table="table1|table6",
+        table="table1|table6|table10",
     conda:
         "../envs/vkdnw.yaml"
     params:
-        subset=lambda wildcards: {"table1": "unique", "table6": "all"}[wildcards.table],
+        subset=lambda wildcards: "all" if wildcards.table == "table6" else "unique",
+        kind=lambda wildcards: "components" if wildcards.table == "table10" else "main",
     shell:
-        "vkdnw tables --metrics {input} --subset {params.subset} --title {wildcards.table}"
-        " --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+        "vkdnw tables --metrics {input} --subset {params.subset} --table {params.kind}"
+        " --title {wildcards.table} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+
+
+rule table4:
+    input:
+        expand(
+            f"{RUN}/scores.parquet", dataset=config["datasets"], seed=config["seeds"]
+        ),
+    output:
+        csv=f"{NB}/tables/table4.csv",
+        md=f"{NB}/tables/table4.md",
+    log:
+        f"{NB}/logs/table4.log",
+    benchmark:
+        f"{NB}/benchmarks/table4.tsv"
+    conda:
+        "../envs/vkdnw.yaml"
+    shell:
+        "vkdnw table4 --scores {input} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
 rule write_manifest:
     input:
-        tables=expand(
-            f"{NB}/tables/{{table}}.csv", table=[TABLE_OF_SUBSET[s] for s in SUBSETS]
-        ),
+        tables=expand(f"{NB}/tables/{{table}}.csv", table=table_names()),
         scores=expand(
             f"{RUN}/scores.parquet", dataset=config["datasets"], seed=config["seeds"]
         ),

@@ -57,7 +57,7 @@ def test_rank_methods_nan_ranks_last():
 def test_aggregate_mean_std():
     m = pd.DataFrame({"method": ["x", "x"], "dataset": ["cifar10"] * 2, "seed": [1, 2], "kt": [0.5, 0.7],
                       "spr": [0.1, 0.1], "ndcg": [0.2, 0.4], "top1": [90.0, 92.0], "n_nets": 10,
-                      "input": "random", "batch_size": 8})
+                      "type": "S", "input": "random", "batch_size": 8})
     t = aggregate(m)
     assert t.loc[0, "kt"] == pytest.approx(0.6) and t.loc[0, "kt_std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
     assert t.loc[0, "n_seeds"] == 2
@@ -73,3 +73,32 @@ def test_compare_with_paper(tmp_path):
     text = compare_with_paper(tmp_path / "t.csv")
     assert "0.600 / 0.615" in text  # Table 5, batch 8
     assert "| VKDNW |" not in text  # no paper row for the entropy alone
+
+
+def test_log_product_aggregation_and_subset_reranking():
+    from vkdnw.ranking import combine_ranks, rank_methods, rerank_aggregates
+
+    r = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [4.0, 1.0, 2.0, 3.0]})
+    # log(1*4)=1.39, log(2*1)=0.69, log(3*2)=1.79, log(4*3)=2.48
+    assert combine_ranks(r, ("a", "b")).tolist() == [2.0, 1.0, 3.0, 4.0]
+    assert combine_ranks(r, ("a", "b"), "sum").tolist() == [2.5, 1.0, 2.5, 4.0]  # 5, 3, 5, 7
+    with pytest.raises(ValueError, match="unknown combine"):
+        combine_ranks(r, ("a",), "max")
+    scores = pd.DataFrame({"arch_str": list("wxyz"), "index": range(4), "is_unique": [True, True, True, False],
+                           "flops": [1.0, 2.0, 3.0, 4.0], "expressivity": [3.0, 1.0, 2.0, 0.5],
+                           "progressivity": [1.0, 2.0, 3.0, 4.0], "trainability": [2.0, 3.0, 1.0, 9.0],
+                           "params": [1.0, 2.0, 3.0, 4.0], "aleph": [1.0, 1.0, 2.0, 2.0]})
+    ranks = rank_methods(scores)
+    assert "AZ-NAS" in ranks and "VKDNW_agg" not in ranks  # no Jacov/VKDNW scores
+    sub = rerank_aggregates(ranks[ranks["is_unique"]])
+    expected = combine_ranks(ranks[ranks["is_unique"]], ("expressivity", "progressivity", "trainability", "FLOPs"))
+    assert sub["AZ-NAS"].tolist() == expected.tolist()
+
+
+def test_method_inputs_from_scores():
+    from vkdnw.metrics import method_inputs
+
+    scores = pd.DataFrame({"input_jacov": ["real", "real"], "input_aznas": ["random", "random"]})
+    kinds = method_inputs(scores, {"vkdnw": 8, "jacov": 64, "aznas": 64})
+    assert kinds["Jacov"] == ("real", "64") and kinds["VKDNW_single"] == ("random", "8")
+    assert kinds["VKDNW_agg"] == ("random+real", "8+64") and kinds["FLOPs"] == ("-", "-")

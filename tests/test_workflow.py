@@ -62,12 +62,25 @@ def test_outputs(tiny_run):
             scores = pd.read_parquet(nb / f"{ds}/seed{seed}/scores.parquet")
             assert len(scores) == cfg["n_archs"] and scores["vkdnw"].notna().all()
             assert {"params", "flops", "aleph", "seconds_vkdnw", "error_vkdnw"} <= set(scores.columns)
-    table = pd.read_csv(nb / "tables/table1.csv")
-    assert set(table["method"]) >= {"VKDNW_single", "aleph", "FLOPs", "params"}
+    table = pd.read_csv(nb / "tables/table1.csv", dtype={"batch_size": str})
+    assert set(table["method"]) >= {"VKDNW_single", "aleph", "FLOPs", "params", "Jacov", "AZ-NAS", "TE-NAS",
+                                    "VKDNW_agg"}
     assert set(table["dataset"]) == set(cfg["datasets"])
     assert (table["n_seeds"] == len(cfg["seeds"])).all() and (table["n_nets"] == cfg["n_archs"]).all()
-    assert (table["input"] == "random").all() and (table["batch_size"] == 2).all()
+    by = table.groupby("method").first()
+    assert by.loc["VKDNW_single", ["type", "input", "batch_size"]].tolist() == ["S", "random", "2"]
+    assert by.loc["VKDNW_agg", ["type", "input", "batch_size"]].tolist() == ["A", "random", "2+4"]
+    assert by.loc["Jacov", ["type", "batch_size"]].tolist() == ["S", "4"]
+    assert by.loc["AZ-NAS", "type"] == "A" and by.loc["FLOPs", "input"] == "-"
     assert "VKDNW_single" in (nb / "tables/table1.md").read_text()
+    t10 = pd.read_csv(nb / "tables/table10.csv")
+    assert (t10.groupby("dataset").size() == 31).all() and "V+J+E+T+F" in set(t10["method"])
+    # The full subset V+J+E+T+F is VKDNW_agg itself.
+    full = t10[t10["method"] == "V+J+E+T+F"].set_index("dataset")["kt"]
+    np.testing.assert_allclose(full.sort_index(), table[table["method"] == "VKDNW_agg"].set_index("dataset")["kt"].sort_index())
+    t4 = pd.read_csv(nb / "tables/table4.csv")
+    assert set(t4["component"]) == {"VKDNW", "trainability", "expressivity", "progressivity"}
+    assert set(cfg["datasets"]) <= set(t4.columns)
     manifest = yaml.safe_load((nb / "manifest.yaml").read_text())
     assert manifest["config"]["n_archs"] == cfg["n_archs"] and manifest["versions"]["torch"]
     assert not list(work.rglob("*.tmp")) and not list(work.rglob("*.partial.parquet"))
@@ -122,19 +135,42 @@ def test_vkdnw_setting_reruns_only_vkdnw_shards(tiny_run):
     assert "proxy=size" not in out and "proxy=vkdnw" in out
 
 
-def test_vkdnw_code_change_reruns_only_vkdnw_shards(tiny_run, tmp_path):
+def _rescored_proxies(out: str) -> set[str]:
+    return set(re.findall(r"proxy=([\w-]+)", out))
+
+
+@pytest.mark.parametrize("changed, expected", [
+    ("proxies/vkdnw.py", {"vkdnw"}),
+    ("proxies/jacov.py", {"jacov"}),
+    ("proxies/zc.py", {"jacov", "aznas", "tenas"}),  # shared by the zero-cost proxies only
+])
+def test_proxy_code_change_reruns_only_its_shards(tiny_run, tmp_path, changed, expected):
     work, cfg = tiny_run
     src = tmp_path / "src"
     shutil.copytree(REPO / "src/vkdnw", src / "vkdnw")
-    with open(src / "vkdnw/proxies/vkdnw.py", "a") as fh:
+    with open(src / "vkdnw" / changed, "a") as fh:
         fh.write("\n# a code change\n")
     env = {**os.environ, "PYTHONPATH": str(src)}
     planned = _planned(work, env=env)
     out = _snakemake(work, "-n", env=env)
     n_runs = len(cfg["datasets"]) * len(cfg["seeds"])
-    assert planned["score_shard"] == n_runs * _n_shards(cfg)
-    assert "proxy=size" not in out
+    assert planned["score_shard"] == n_runs * _n_shards(cfg) * len(expected)
+    assert _rescored_proxies(out) == expected
     assert _planned(work) == {}  # the unchanged code still has nothing to do
+
+
+def test_data_path_reruns_only_real_input_proxies_of_that_dataset(tiny_run, tmp_path):
+    work, cfg = tiny_run
+    try:
+        _with_config(work, cfg, data={"cifar10": str(tmp_path)})
+        out = _snakemake(work, "-n")
+        planned = _planned(work)
+    finally:
+        _with_config(work, cfg)
+    # The paper fed real images to Jacov and TE-NAS (of these); AZ-NAS and VKDNW take noise.
+    assert _rescored_proxies(out) == {"jacov", "tenas"}
+    assert planned["score_shard"] == len(cfg["seeds"]) * _n_shards(cfg) * 2
+    assert set(re.findall(r"dataset=([\w-]+), seed=\d+, proxy=", out)) == {"cifar10"}
 
 
 def test_invalid_config_names_the_key(tiny_run, tmp_path):

@@ -83,3 +83,38 @@ def run_bench(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, 
     if out:
         df.to_csv(out, index=False)
     return summary
+
+
+def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed: int, batch_size: int,
+                  threads: int, out: str | None = None) -> pd.DataFrame:
+    """Median (and max) seconds per net of each proxy group on the same unique archs.
+
+    Each net is scored exactly as a shard job scores it (random input at ``batch_size``), so
+    the medians predict a shard's cost: nets x median / cores.
+    """
+    from vkdnw.scoring import score_net
+
+    torch.set_num_threads(threads)
+    archs = random.Random(seed).sample(select_archs("unique"), n_archs)
+    print(f"vkdnw bench --proxies: {n_archs} unique archs (seed {seed}), batch {batch_size}, "
+          f"{threads} threads, torch {torch.__version__}")
+    rows = []
+    for ds in datasets:
+        info = dataset_info(ds)
+        for proxy in proxies:
+            settings = {proxy: {"batch_size": batch_size, "data": None}}
+            for arch in archs:
+                ctx = NetContext(arch, ds, seed, info["num_classes"], info["resolution"], settings)
+                r = score_net(proxy, ctx)
+                rows.append({"proxy": proxy, "dataset": ds, "arch_str": arch, "aleph": aleph(arch),
+                             "seconds": r["seconds"], "error": r["error"]})
+            last = [x["seconds"] for x in rows[-len(archs):]]
+            print(f"  {ds:15s} {proxy:9s} median {sorted(last)[len(last) // 2]:7.3f}s  max {max(last):7.3f}s",
+                  flush=True)
+    df = pd.DataFrame(rows)
+    summary = df.groupby(["proxy", "dataset"], sort=False)["seconds"].agg(["median", "max", "size"])
+    summary["hours_for_9445"] = summary["median"] * 9445 / 3600
+    print(summary.to_string(float_format=lambda v: f"{v:.3g}"))
+    if out:
+        df.to_csv(out, index=False)
+    return summary

@@ -48,7 +48,7 @@ def cmd_rescore(a: argparse.Namespace) -> None:
     torch.set_num_threads(a.threads)
     cfg = load_config(a.config) if a.config else {}
     info = dataset_info(a.dataset)
-    settings = proxy_settings(cfg, a.proxy) if cfg else _settings(a.settings)
+    settings = proxy_settings(cfg, a.proxy, a.dataset) if cfg else _settings(a.settings)
     for arch in a.arch:
         ctx = NetContext(arch, a.dataset, a.seed, info["num_classes"], info["resolution"], settings)
         row = score_net(a.proxy, ctx)
@@ -78,13 +78,25 @@ def cmd_metrics(a: argparse.Namespace) -> None:
     from vkdnw.metrics import run_metrics
 
     run_metrics(a.ranks, a.benchmark, a.out, dataset=a.dataset, seed=a.seed, ndcg_k=a.ndcg_k,
-                batch_size=a.batch_size, input_kind=a.input)
+                batch_sizes=_settings(a.batch_sizes), scores_path=a.scores)
 
 
 def cmd_tables(a: argparse.Namespace) -> None:
     from vkdnw.metrics import write_tables
 
-    write_tables(a.metrics, a.out_csv, a.out_md, subset=a.subset, title=a.title)
+    write_tables(a.metrics, a.out_csv, a.out_md, subset=a.subset, title=a.title, table=a.table)
+
+
+def cmd_table4(a: argparse.Namespace) -> None:
+    from vkdnw.io import write_text
+    from vkdnw.metrics import aleph_correlations
+
+    t = aleph_correlations(a.scores)
+    write_text(t.to_csv(index=False, float_format="%.6g"), a.out_csv)
+    head = "| " + " | ".join(t.columns) + " |\n|" + "---|" * len(t.columns) + "\n"
+    body = "".join("| " + " | ".join(v if isinstance(v, str) else f"{v:.3f}" for v in r) + " |\n"
+                   for r in t.itertuples(index=False))
+    write_text("# table4: Kendall tau of aleph with each component\n\n" + head + body, a.out_md)
 
 
 def cmd_compare(a: argparse.Namespace) -> None:
@@ -94,8 +106,12 @@ def cmd_compare(a: argparse.Namespace) -> None:
 
 
 def cmd_bench(a: argparse.Namespace) -> None:
-    from vkdnw.bench import run_bench
+    from vkdnw.bench import bench_proxies, run_bench
 
+    if a.proxies:
+        bench_proxies(proxies=a.proxies, datasets=a.dataset, n_archs=a.n_archs, seed=a.seed,
+                      batch_size=a.batch_size, threads=a.threads, out=a.out)
+        return
     run_bench(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size, threads=a.threads,
               out=a.out, reference_dtype=a.reference_dtype)
 
@@ -182,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset", required=True)
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--ndcg-k", type=int, default=1000)
-    s.add_argument("--batch-size", type=int, required=True)
-    s.add_argument("--input", default="random", choices=["random", "real"])
+    s.add_argument("--scores", help="the run's merged scores (for the input each method used)")
+    s.add_argument("--batch-sizes", default="{}", help='JSON: batch size per proxy group, e.g. {"vkdnw": 64}')
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_metrics)
 
@@ -193,20 +209,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--title", default="")
     s.add_argument("--out-csv", required=True)
     s.add_argument("--out-md", required=True)
+    s.add_argument("--table", default="main", choices=["main", "components"],
+                   help="main: Tables 1/6; components: Table 10 (subsets of VKDNW_agg)")
     s.set_defaults(func=cmd_tables)
+
+    s = sub.add_parser("table4", help="Table 4: Kendall tau of aleph with VKDNW and the AZ-NAS components")
+    s.add_argument("--scores", nargs="+", required=True, help="merged scores.parquet of the runs")
+    s.add_argument("--out-csv", required=True)
+    s.add_argument("--out-md", required=True)
+    s.set_defaults(func=cmd_table4)
 
     s = sub.add_parser("compare", help="print a results table beside the paper's numbers (Markdown)")
     s.add_argument("table", help="a table1.csv or table6.csv written by the workflow")
-    s.add_argument("--kind", default="table1", choices=["table1", "table6"])
+    s.add_argument("--kind", default="table1", choices=["table1", "table6", "table10"])
     s.set_defaults(func=cmd_compare)
 
-    s = sub.add_parser("bench", help="time the fast Fisher path against the authors' algorithm")
+    s = sub.add_parser("bench", help="time the fast Fisher path against the authors' algorithm, or (--proxies) "
+                                     "the cost of proxy groups")
     s.add_argument("--dataset", nargs="+", default=["cifar10", "cifar100", "ImageNet16-120"])
     s.add_argument("--n-archs", type=int, default=20)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--reference-dtype", default="float32", choices=["float32", "float64"])
+    s.add_argument("--proxies", nargs="+", help="instead: median cost per net of these proxy groups")
     s.add_argument("--out", help="also write the per-net timings as CSV")
     s.set_defaults(func=cmd_bench)
 

@@ -16,11 +16,12 @@ from scipy.stats import kendalltau, spearmanr
 from sklearn.metrics import ndcg_score
 
 from vkdnw.io import read_parquet, write_parquet, write_text
-from vkdnw.ranking import METHODS
+from vkdnw.ranking import (COMPONENT_LETTERS, METHODS, TABLE_ORDER, combine_ranks, component_subsets,
+                            rerank_aggregates)
 
-TABLE_COLUMNS = ["method", "dataset", "kt", "kt_std", "spr", "spr_std", "ndcg", "ndcg_std", "top1", "top1_std",
-                 "n_seeds", "n_nets", "input", "batch_size"]
-METHOD_ORDER = list(METHODS)
+TABLE_COLUMNS = ["method", "type", "dataset", "kt", "kt_std", "spr", "spr_std", "ndcg", "ndcg_std", "top1",
+                 "top1_std", "n_seeds", "n_nets", "input", "batch_size"]
+METHOD_ORDER = TABLE_ORDER + [m for m in METHODS if m not in TABLE_ORDER]
 
 
 def tie_broken_order(rank: np.ndarray, seed: int) -> np.ndarray:
@@ -53,6 +54,24 @@ def evaluate(rank: np.ndarray, acc: np.ndarray, *, seed: int, ndcg_k: int = 1000
     }
 
 
+def method_inputs(scores: pd.DataFrame | None, batch_sizes: dict[str, int]) -> dict[str, tuple[str, str]]:
+    """(input kind, batch size) of every method, from the ``input_<group>`` columns of the
+    merged scores and the configured batch sizes; "-" where a method takes no input."""
+    out = {}
+    for name, m in METHODS.items():
+        kinds, batches = set(), set()
+        for g in m.groups:
+            col = f"input_{g}"
+            if scores is not None and col in scores.columns:
+                kinds.update(str(v) for v in scores[col].dropna().unique())
+            elif g == "vkdnw":
+                kinds.add("random")  # VKDNW always scores noise
+            if g in batch_sizes and g != "size":
+                batches.add(str(batch_sizes[g]))
+        out[name] = ("+".join(sorted(kinds)) or "-", "+".join(sorted(batches, key=int)) or "-")
+    return out
+
+
 def run_metrics(
     ranks_path: str | Path,
     benchmark_path: str | Path,
@@ -61,11 +80,15 @@ def run_metrics(
     dataset: str,
     seed: int,
     ndcg_k: int,
-    batch_size: int,
-    input_kind: str,
+    batch_sizes: dict[str, int],
+    scores_path: str | Path | None = None,
 ) -> pd.DataFrame:
+    """KT, SPR, nDCG@k and top-1 of every method (``table = "main"``) and of every subset of
+    VKDNW_agg's components (``table = "components"``, Table 10), on the unique nets and, where
+    the run has them, on all nets. Aggregates are recomputed within each subset."""
     ranks = read_parquet(ranks_path, ("arch_str", "is_unique"))
     bench = read_parquet(benchmark_path, ("arch_str",))
+    scores = read_parquet(scores_path, ("arch_str",)) if scores_path else None
     acc_col = f"acc_{dataset}"
     if acc_col not in bench.columns:
         raise ValueError(f"{benchmark_path}: no accuracy for dataset {dataset!r}")
@@ -73,16 +96,27 @@ def run_metrics(
     missing = int(df[acc_col].isna().sum())
     if missing:
         raise ValueError(f"{missing} scored archs have no {dataset} accuracy in the benchmark")
+    kinds = method_inputs(scores, batch_sizes)
     methods = [m for m in METHOD_ORDER if m in ranks.columns]
     rows = []
     subsets = {"unique": df[df["is_unique"]]}
     if not df["is_unique"].all():
         subsets["all"] = df
     for subset, part in subsets.items():
+        part = rerank_aggregates(part)
+        acc = part[acc_col].to_numpy()
+        base = {"dataset": dataset, "seed": seed, "subset": subset, "n_nets": len(part)}
         for m in methods:
-            row = evaluate(part[m].to_numpy(), part[acc_col].to_numpy(), seed=seed, ndcg_k=ndcg_k)
-            rows.append({"method": m, "dataset": dataset, "seed": seed, "subset": subset, **row,
-                         "n_nets": len(part), "input": input_kind, "batch_size": batch_size})
+            row = evaluate(part[m].to_numpy(), acc, seed=seed, ndcg_k=ndcg_k)
+            rows.append({"method": m, "type": METHODS[m].type, "table": "main", **base, **row,
+                         "input": kinds[m][0], "batch_size": kinds[m][1]})
+        if all(c in part.columns for c in COMPONENT_LETTERS.values()):
+            for letters in component_subsets():
+                comps = tuple(COMPONENT_LETTERS[c] for c in letters)
+                rank = combine_ranks(part, comps) if len(comps) > 1 else part[comps[0]].to_numpy()
+                row = evaluate(rank, acc, seed=seed, ndcg_k=ndcg_k)
+                rows.append({"method": "+".join(letters), "type": "A" if len(comps) > 1 else "S",
+                             "table": "components", **base, **row, "input": "-", "batch_size": "-"})
     result = pd.DataFrame(rows)
     write_parquet(result, out)
     return result
@@ -94,10 +128,10 @@ def aggregate(metrics: pd.DataFrame) -> pd.DataFrame:
     g = metrics.groupby(keys, sort=False)
     out = g[["kt", "spr", "ndcg", "top1"]].mean()
     std = g[["kt", "spr", "ndcg", "top1"]].std(ddof=1).add_suffix("_std")
-    meta = g.agg(n_seeds=("seed", "nunique"), n_nets=("n_nets", "first"), input=("input", "first"),
-                 batch_size=("batch_size", "first"))
+    meta = g.agg(type=("type", "first"), n_seeds=("seed", "nunique"), n_nets=("n_nets", "first"),
+                 input=("input", "first"), batch_size=("batch_size", "first"))
     table = pd.concat([out, std, meta], axis=1).reset_index()
-    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    order = {m: i for i, m in enumerate(METHOD_ORDER + [c for c in ("+".join(x) for x in component_subsets())])}
     table = table.sort_values(["dataset", "method"], key=lambda s: s.map(order) if s.name == "method" else s)
     return table[TABLE_COLUMNS].reset_index(drop=True)
 
@@ -107,20 +141,26 @@ def to_markdown(table: pd.DataFrame, title: str = "") -> str:
         return f"{mean:.3f}" if np.isnan(std) else f"{mean:.3f} ± {std:.3f}"
 
     lines = [f"# {title}", ""] if title else []
-    lines += ["| method | dataset | KT | SPR | nDCG | top-1 | seeds | nets | input | batch |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["| method | type | dataset | KT | SPR | nDCG | top-1 | seeds | nets | input | batch |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples(index=False):
         lines.append(
-            f"| {r.method} | {r.dataset} | {fmt(r.kt, r.kt_std)} | {fmt(r.spr, r.spr_std)} | "
+            f"| {r.method} | {r.type} | {r.dataset} | {fmt(r.kt, r.kt_std)} | {fmt(r.spr, r.spr_std)} | "
             f"{fmt(r.ndcg, r.ndcg_std)} | {r.top1:.2f} | {r.n_seeds} | {r.n_nets} | {r.input} | {r.batch_size} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def write_tables(metric_files: list[str], out_csv: str | Path, out_md: str | Path, *, subset: str,
-                 title: str = "") -> pd.DataFrame:
+                 title: str = "", table: str = "main") -> pd.DataFrame:
+    """Average per-run metrics over seeds: ``table="main"`` gives Tables 1/6 (by ``subset``),
+    ``table="components"`` Table 10 (VKDNW_agg's 31 component subsets)."""
     metrics = pd.concat([read_parquet(f, ("method", "subset")) for f in metric_files], ignore_index=True)
-    metrics = metrics[metrics["subset"] == subset]
+    if "table" not in metrics.columns:  # per-run metrics written before Table 10 existed
+        metrics["table"] = "main"
+    if "type" not in metrics.columns:
+        metrics["type"] = metrics["method"].map(lambda m: METHODS[m].type if m in METHODS else "S")
+    metrics = metrics[(metrics["subset"] == subset) & (metrics["table"] == table)]
     if metrics.empty:
         raise ValueError(f"no per-run metrics on the {subset!r} subset")
     table = aggregate(metrics)
@@ -137,9 +177,33 @@ def compare_with_paper(table_csv: str | Path, table: str = "table1") -> str:
     lines = ["| method | dataset | batch | n nets | seeds | KT (ours / paper) | SPR (ours / paper) | nDCG (ours / paper) |",
              "|---|---|---|---|---|---|---|---|"]
     for r in t.itertuples(index=False):
-        ref = paper_row(r.method, r.dataset, table, int(r.batch_size))
+        batch = int(r.batch_size) if str(r.batch_size).isdigit() else 64
+        ref = paper_row(r.method, r.dataset, table, batch)
         if ref is None:
             continue
         cells = [f"{ours:.3f} / {theirs:.3f}" for ours, theirs in zip((r.kt, r.spr, r.ndcg), ref)]
         lines.append(f"| {r.method} | {r.dataset} | {r.batch_size} | {r.n_nets} | {r.n_seeds} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def aleph_correlations(score_files: list[str], *, subset: str = "unique") -> pd.DataFrame:
+    """Table 4: Kendall tau of aleph with VKDNW and the AZ-NAS components, per dataset
+    (mean over the runs of that dataset); no ground truth involved. The dataset is read from
+    each file's path (``.../{dataset}/seed{seed}/scores.parquet``)."""
+    cols = {"VKDNW": "vkdnw", "trainability": "trainability", "expressivity": "expressivity",
+            "progressivity": "progressivity"}
+    rows = []
+    for f in score_files:
+        d = read_parquet(f, ("arch_str", "aleph", "is_unique"))
+        if subset == "unique":
+            d = d[d["is_unique"]]
+        dataset = Path(f).parent.parent.name
+        for name, col in cols.items():
+            if col in d.columns:
+                ok = d[col].notna() & np.isfinite(d[col].astype(float))
+                rows.append({"component": name, "dataset": dataset,
+                             "kt": float(kendalltau(d.loc[ok, "aleph"], d.loc[ok, col]).statistic)})
+    if not rows:
+        raise ValueError("no VKDNW or AZ-NAS scores to correlate with aleph")
+    t = pd.DataFrame(rows).groupby(["component", "dataset"], sort=False)["kt"].mean().unstack("dataset")
+    return t.reindex([c for c in cols if c in t.index]).reset_index()

@@ -2,22 +2,96 @@
 
 from __future__ import annotations
 
+DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+
+
+def _rows(text: str) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Parse "method: 9 numbers" lines (KT SPR nDCG for CIFAR-10, CIFAR-100, ImageNet16-120)."""
+    out = {}
+    for line in text.strip().splitlines():
+        name, nums = line.split(":")
+        v = [float(x) for x in nums.split()]
+        out[name.strip()] = {d: tuple(v[3 * i : 3 * i + 3]) for i, d in enumerate(DATASETS)}
+    return out
+
+
 # (KT, SPR, nDCG) per method and dataset; Table 1 = unique 9,445 nets, Table 6 = all 15,625.
-TABLE1: dict[str, dict[str, tuple[float, float, float]]] = {
-    "FLOPs": {"cifar10": (0.623, 0.799, 0.745), "cifar100": (0.586, 0.763, 0.576),
-              "ImageNet16-120": (0.545, 0.718, 0.403)},
-    "aleph": {"cifar10": (0.626, 0.767, 0.671), "cifar100": (0.646, 0.787, 0.525),
-              "ImageNet16-120": (0.623, 0.764, 0.497)},
-    "VKDNW_single": {"cifar10": (0.618, 0.815, 0.751), "cifar100": (0.634, 0.829, 0.617),
-                     "ImageNet16-120": (0.622, 0.814, 0.608)},
+# Copied from the paper's Table 1 and the supplement's Table 6 (GradSign has no KT/nDCG).
+TABLE1 = _rows("""
+FLOPs: 0.623 0.799 0.745 0.586 0.763 0.576 0.545 0.718 0.403
+GradNorm: 0.328 0.438 0.509 0.341 0.451 0.278 0.310 0.418 0.265
+GraSP: 0.352 0.505 0.518 0.349 0.498 0.284 0.359 0.502 0.281
+SNIP: 0.431 0.591 0.513 0.440 0.597 0.286 0.389 0.521 0.286
+SynFlow: 0.561 0.758 0.709 0.553 0.750 0.594 0.531 0.719 0.511
+Jacov: 0.616 0.800 0.540 0.639 0.820 0.402 0.602 0.779 0.356
+NASWOT: 0.571 0.762 0.607 0.607 0.799 0.475 0.605 0.794 0.490
+ZenNAS: 0.102 0.103 0.120 0.079 0.072 0.115 0.091 0.109 0.073
+ZiCo: 0.607 0.802 0.751 0.614 0.809 0.607 0.587 0.779 0.523
+TE-NAS: 0.536 0.722 0.602 0.537 0.723 0.327 0.523 0.709 0.330
+AZ-NAS: 0.712 0.892 0.749 0.696 0.880 0.549 0.673 0.859 0.534
+aleph: 0.626 0.767 0.671 0.646 0.787 0.525 0.623 0.764 0.497
+VKDNW_single: 0.618 0.815 0.751 0.634 0.829 0.617 0.622 0.814 0.608
+VKDNW_agg: 0.750 0.919 0.785 0.753 0.919 0.636 0.743 0.906 0.664
+""")
+TABLE6 = _rows("""
+FLOPs: 0.578 0.753 0.729 0.551 0.727 0.565 0.517 0.691 0.386
+GradNorm: 0.356 0.483 0.407 0.359 0.489 0.202 0.322 0.441 0.192
+GraSP: 0.315 0.454 0.439 0.322 0.461 0.224 0.333 0.470 0.207
+SNIP: 0.454 0.615 0.433 0.462 0.620 0.221 0.403 0.539 0.212
+SynFlow: 0.571 0.769 0.691 0.565 0.761 0.584 0.555 0.747 0.504
+Jacov: 0.545 0.712 0.362 0.554 0.720 0.249 0.537 0.701 0.240
+NASWOT: 0.556 0.742 0.572 0.579 0.768 0.449 0.583 0.768 0.459
+ZenNAS: 0.244 0.321 0.110 0.232 0.300 0.110 0.250 0.344 0.065
+ZiCo: 0.590 0.785 0.732 0.600 0.794 0.597 0.594 0.787 0.516
+TE-NAS: 0.489 0.676 0.481 0.481 0.664 0.214 0.459 0.641 0.143
+AZ-NAS: 0.739 0.912 0.702 0.722 0.899 0.473 0.694 0.876 0.482
+aleph: 0.580 0.723 0.631 0.594 0.737 0.491 0.574 0.716 0.483
+VKDNW_single: 0.606 0.800 0.724 0.613 0.807 0.592 0.605 0.795 0.583
+VKDNW_agg: 0.740 0.911 0.743 0.736 0.906 0.578 0.723 0.893 0.614
+""")
+# Table 4: Kendall tau of aleph with each component (CIFAR-10, CIFAR-100, ImageNet16-120).
+TABLE4 = {
+    "VKDNW": (0.041, -0.090, -0.107),
+    "trainability": (0.220, 0.220, 0.253),
+    "expressivity": (0.539, 0.539, 0.539),
+    "progressivity": (0.398, 0.398, 0.385),
 }
-TABLE6: dict[str, dict[str, tuple[float, float, float]]] = {
-    "FLOPs": {"cifar10": (0.578, 0.753, 0.729), "cifar100": (0.551, 0.727, 0.565),
-              "ImageNet16-120": (0.517, 0.691, 0.386)},
-    "aleph": {"cifar10": (0.580, 0.723, 0.631), "cifar100": (0.594, 0.737, 0.491),
-              "ImageNet16-120": (0.574, 0.716, 0.483)},
-    "VKDNW_single": {"cifar10": (0.606, 0.800, 0.724), "cifar100": (0.613, 0.807, 0.592),
-                     "ImageNet16-120": (0.605, 0.795, 0.583)},
+# Table 10 (ImageNet16-120): KT, SPR, nDCG of each subset of VKDNW_agg's components.
+TABLE10_IN16 = {
+    k: tuple(float(x) for x in v.split())
+    for k, v in (line.split(":") for line in """
+V: 0.622 0.814 0.608
+J: 0.603 0.781 0.339
+E: 0.588 0.779 0.274
+T: 0.353 0.517 0.233
+F: 0.545 0.718 0.403
+V+J: 0.677 0.851 0.565
+V+E: 0.675 0.851 0.489
+V+T: 0.622 0.821 0.552
+V+F: 0.619 0.811 0.557
+J+E: 0.630 0.815 0.349
+J+T: 0.621 0.818 0.505
+J+F: 0.695 0.863 0.574
+E+T: 0.616 0.818 0.463
+E+F: 0.642 0.818 0.434
+T+F: 0.617 0.815 0.580
+V+J+T: 0.698 0.879 0.632
+V+J+E: 0.686 0.858 0.515
+V+J+F: 0.696 0.868 0.616
+V+E+T: 0.698 0.882 0.612
+V+E+F: 0.672 0.848 0.512
+V+T+F: 0.681 0.870 0.675
+J+E+T: 0.674 0.862 0.527
+J+E+F: 0.695 0.859 0.484
+J+T+F: 0.726 0.899 0.673
+E+T+F: 0.702 0.883 0.630
+V+J+E+T: 0.717 0.891 0.623
+V+J+E+F: 0.706 0.871 0.553
+V+J+T+F: 0.736 0.905 0.695
+V+E+T+F: 0.722 0.896 0.658
+J+E+T+F: 0.735 0.901 0.646
+V+J+E+T+F: 0.743 0.906 0.664
+""".strip().splitlines())
 }
 # Table 5: VKDNW_single on ImageNet16-120 with random input, per batch size.
 TABLE5_RANDOM: dict[int, tuple[float, float, float]] = {
@@ -30,5 +104,7 @@ def paper_row(method: str, dataset: str, table: str, batch_size: int) -> tuple[f
     """The paper's (KT, SPR, nDCG) for a row of ours, or None where the paper has none."""
     if table == "table1" and method == "VKDNW_single" and dataset == "ImageNet16-120" and batch_size != 64:
         return TABLE5_RANDOM.get(batch_size)
+    if table == "table10":
+        return TABLE10_IN16.get(method) if dataset == "ImageNet16-120" else None
     source = TABLE1 if table == "table1" else TABLE6
     return source.get(method, {}).get(dataset)

@@ -1,12 +1,19 @@
-"""Rankings of the scored nets by each method.
+"""Rankings of the scored nets by each method: single proxies and their aggregates.
 
 A rank column holds ``scipy.stats.rankdata`` ranks, ascending, so the best net gets rank n
 (the convention the log-product aggregation relies on). A net whose score failed (NaN)
 ranks below every scored net.
+
+Aggregates combine the ranks of single methods *within the collection being ranked*
+(Eq. 15: ``rank_agg = log prod_j rank_j``; TE-NAS: the sum of its two ranks). Restricting
+the collection (all 15,625 nets versus the unique 9,445) changes the component ranks and so
+the aggregate, which is why :func:`rerank_aggregates` recomputes them per subset.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 from typing import Callable
 
@@ -33,22 +40,103 @@ def lexicographic(*keys: pd.Series) -> np.ndarray:
     return dense
 
 
-# method name -> (required score columns, function giving a "higher is better" key)
-METHODS: dict[str, tuple[tuple[str, ...], Callable[[pd.DataFrame], np.ndarray]]] = {
-    "FLOPs": (("flops",), lambda d: _nan_last(d["flops"])),
-    "params": (("params",), lambda d: _nan_last(d["params"])),
-    "aleph": (("aleph",), lambda d: _nan_last(d["aleph"])),
-    "VKDNW": (("vkdnw",), lambda d: _nan_last(d["vkdnw"])),
+def _column(name: str) -> Callable[[pd.DataFrame], np.ndarray]:
+    return lambda d: _nan_last(d[name])
+
+
+@dataclass(frozen=True)
+class Method:
+    """A ranking method: single (type S) from score columns, or an aggregate (type A)."""
+
+    name: str
+    type: str  # "S" or "A", as in the paper's Table 1
+    groups: tuple[str, ...]  # proxy groups whose scores it needs
+    columns: tuple[str, ...] = ()  # single: score columns it reads
+    key: Callable[[pd.DataFrame], np.ndarray] | None = None  # single: higher is better
+    components: tuple[str, ...] = ()  # aggregate: single methods it combines
+    combine: str = "logprod"  # aggregate: "logprod" (Eq. 15) or "sum" (TE-NAS)
+    in_table: bool = True  # shown in Tables 1/6 (components only feed aggregates otherwise)
+
+
+def _single(name: str, group: str, column: str, *, in_table: bool = True) -> Method:
+    return Method(name, "S", (group,), (column,), _column(column), in_table=in_table)
+
+
+SINGLE_METHODS: list[Method] = [
+    _single("FLOPs", "size", "flops"),
+    _single("params", "size", "params"),
+    _single("GradNorm", "gradnorm", "gradnorm"),
+    _single("GraSP", "grasp", "grasp"),
+    _single("SNIP", "snip", "snip"),
+    _single("SynFlow", "synflow", "synflow"),
+    _single("Jacov", "jacov", "jacov"),
+    _single("NASWOT", "naswot", "naswot"),
+    _single("ZenNAS", "zen", "zen"),
+    _single("ZiCo", "zico", "zico"),
+    _single("expressivity", "aznas", "expressivity", in_table=False),
+    _single("progressivity", "aznas", "progressivity", in_table=False),
+    _single("trainability", "aznas", "trainability", in_table=False),
+    _single("NTK", "tenas", "ntk", in_table=False),
+    _single("linear_regions", "tenas", "linear_regions", in_table=False),
+    _single("aleph", "size", "aleph"),
+    _single("VKDNW", "vkdnw", "vkdnw"),
     # Eq. (12): group by aleph, then order by VKDNW within the group.
-    "VKDNW_single": (("aleph", "vkdnw"), lambda d: lexicographic(d["aleph"], d["vkdnw"])),
-}
+    Method("VKDNW_single", "S", ("vkdnw",), ("aleph", "vkdnw"),
+           lambda d: lexicographic(d["aleph"], d["vkdnw"])),
+]
+
+AGGREGATE_METHODS: list[Method] = [
+    Method("TE-NAS", "A", ("tenas",), components=("NTK", "linear_regions"), combine="sum"),
+    Method("AZ-NAS", "A", ("aznas", "size"),
+           components=("expressivity", "progressivity", "trainability", "FLOPs")),
+    Method("VKDNW_agg", "A", ("vkdnw", "jacov", "aznas", "size"),
+           components=("VKDNW_single", "Jacov", "expressivity", "trainability", "FLOPs")),
+]
+
+METHODS: dict[str, Method] = {m.name: m for m in SINGLE_METHODS + AGGREGATE_METHODS}
+# Display order of Tables 1/6: the paper's, then what the paper has no row for.
+TABLE_ORDER = ["FLOPs", "params", "GradNorm", "GraSP", "SNIP", "SynFlow", "Jacov", "NASWOT", "ZenNAS",
+               "ZiCo", "TE-NAS", "AZ-NAS", "aleph", "VKDNW", "VKDNW_single", "VKDNW_agg"]
+
+# Table 3/10: the five components of VKDNW_agg, by the paper's letters.
+COMPONENT_LETTERS = {"V": "VKDNW_single", "J": "Jacov", "E": "expressivity", "T": "trainability", "F": "FLOPs"}
+
+
+def component_subsets() -> list[tuple[str, ...]]:
+    """The 31 non-empty subsets of V, J, E, T, F, singles first (the order of Table 10)."""
+    letters = list(COMPONENT_LETTERS)
+    return [c for k in range(1, len(letters) + 1) for c in combinations(letters, k)]
+
+
+def combine_ranks(ranks: pd.DataFrame, components: tuple[str, ...], combine: str = "logprod") -> np.ndarray:
+    """Aggregate the components' ranks, re-ranked within ``ranks``' rows."""
+    within = [rankdata(ranks[c].to_numpy(dtype=float), method="average") for c in components]
+    if combine == "logprod":
+        agg = np.sum([np.log(r) for r in within], axis=0)
+    elif combine == "sum":
+        agg = np.sum(within, axis=0)
+    else:
+        raise ValueError(f"unknown combine {combine!r}")
+    return rankdata(agg, method="average")
+
+
+def rerank_aggregates(ranks: pd.DataFrame) -> pd.DataFrame:
+    """``ranks`` with every aggregate column recomputed within its rows (a subset)."""
+    out = ranks.copy()
+    for m in AGGREGATE_METHODS:
+        if m.name in out.columns:
+            out[m.name] = combine_ranks(out, m.components, m.combine)
+    return out
 
 
 def rank_methods(scores: pd.DataFrame) -> pd.DataFrame:
     out = scores[["arch_str", "index", "is_unique"]].copy()
-    for name, (cols, key) in METHODS.items():
-        if all(c in scores.columns for c in cols):
-            out[name] = rankdata(key(scores), method="average")
+    for m in SINGLE_METHODS:
+        if all(c in scores.columns for c in m.columns):
+            out[m.name] = rankdata(m.key(scores), method="average")
+    for m in AGGREGATE_METHODS:
+        if all(c in out.columns for c in m.components):
+            out[m.name] = combine_ranks(out, m.components, m.combine)
     return out
 
 

@@ -77,7 +77,8 @@ def score_net(proxy: str, ctx: NetContext) -> dict[str, Any]:
         row: dict[str, Any] = dict(spec.fn(ctx))
         error = ""
     except (ArithmeticError, RuntimeError, ValueError, torch.linalg.LinAlgError) as exc:
-        row = {c: float("nan") for c in spec.columns}
+        # "input" is the one text column; a failed net has no input to report.
+        row = {c: (None if c == "input" else float("nan")) for c in spec.columns}
         error = f"{type(exc).__name__}: {exc}"
     row.update(
         arch_str=ctx.arch_str,

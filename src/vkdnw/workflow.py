@@ -53,9 +53,25 @@ def _fill_defaults(validate_properties):
     return fill
 
 
-def proxy_settings(cfg: dict[str, Any], proxy: str) -> dict[str, Any]:
-    """The settings a proxy group's numbers depend on (and nothing else, for invalidation)."""
-    return {proxy: cfg.get(proxy, {})} if proxy in cfg else {}
+def proxy_settings(cfg: dict[str, Any], proxy: str, dataset: str | None = None) -> dict[str, Any]:
+    """The settings a proxy group's numbers depend on (and nothing else, for invalidation).
+
+    ``size`` has none and ``vkdnw`` its own block. Every other group gets the zero-cost batch
+    size and, where it reads real images on ``dataset``, that dataset's folder, so that
+    pointing the config at a dataset reruns exactly the proxies that read it.
+    """
+    from vkdnw.proxies.registry import get_proxy
+
+    spec = get_proxy(proxy)
+    if proxy == "size":
+        return {}
+    if proxy == "vkdnw":
+        return {"vkdnw": cfg.get("vkdnw", {})}
+    zc = cfg.get("zero_cost", {})
+    mode = zc.get("input", "paper")
+    reads_data = spec.paper_input is not None and (mode == "real" or (mode == "paper" and spec.paper_input == "real"))
+    data = cfg.get("data", {}).get(dataset) if (reads_data and dataset) else None
+    return {proxy: {"batch_size": zc.get("batch_size", 64), "data": data}}
 
 
 def write_archs(out: str | Path) -> pd.DataFrame:
@@ -111,7 +127,8 @@ def merge_shards(
         dup = df["arch_str"][df["arch_str"].duplicated()]
         if len(dup):
             raise ValueError(f"proxy {proxy}: arch scored twice across shards, e.g. {dup.iloc[0]}")
-        df = df.rename(columns={"seconds": f"seconds_{proxy}", "error": f"error_{proxy}"})
+        df = df.rename(columns={"seconds": f"seconds_{proxy}", "error": f"error_{proxy}",
+                                "input": f"input_{proxy}"})
         df = df.drop(columns=["device", "torch_version"]).assign(**{
             f"device_{proxy}": df["device"], f"torch_version_{proxy}": df["torch_version"]})
         if merged is None:

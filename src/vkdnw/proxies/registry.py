@@ -42,21 +42,27 @@ class ProxySpec:
     fn: ProxyFn
     columns: tuple[str, ...]
     sources: tuple[str, ...]  # paths relative to the package root
-    higher_is_better: bool = True
+    # Input the paper fed this proxy: "real" images, "random" noise, or None (no input).
+    paper_input: str | None = None
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
 
 
-def register_proxy(name: str, *, columns: tuple[str, ...], extra_sources: tuple[str, ...] = ()):
-    """Register a proxy group. ``columns`` are the score columns the function returns."""
+def register_proxy(name: str, *, columns: tuple[str, ...], extra_sources: tuple[str, ...] = (),
+                   paper_input: str | None = None):
+    """Register a proxy group. ``columns`` are the score columns the function returns;
+    ``extra_sources`` are further package files its numbers depend on; ``paper_input`` is
+    ``"real"`` where the paper fed it real images (it then reads the configured dataset)."""
+    if paper_input not in (None, "real", "random"):
+        raise ValueError(f"paper_input must be None, 'real' or 'random', got {paper_input!r}")
 
     def deco(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY:
             raise ValueError(f"proxy {name!r} registered twice")
         own = Path(inspect.getfile(fn)).resolve().relative_to(PACKAGE_ROOT).as_posix()
         sources = tuple(sorted({own, *extra_sources, *COMMON_SOURCES}))
-        _REGISTRY[name] = ProxySpec(name, fn, tuple(columns), sources)
+        _REGISTRY[name] = ProxySpec(name, fn, tuple(columns), sources, paper_input)
         return fn
 
     return deco
@@ -64,7 +70,8 @@ def register_proxy(name: str, *, columns: tuple[str, ...], extra_sources: tuple[
 
 def _load_builtin() -> None:
     # Importing the modules runs their decorators.
-    from vkdnw.proxies import size, vkdnw  # noqa: F401
+    from vkdnw.proxies import (  # noqa: F401
+        aznas, gradnorm, grasp, jacov, naswot, size, snip, synflow, tenas, vkdnw, zen, zico)
 
 
 def get_proxy(name: str) -> ProxySpec:

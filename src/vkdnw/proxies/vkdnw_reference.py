@@ -42,17 +42,10 @@ def jacobian_reference(
     return J.detach(), logits
 
 
-def fisher_reference(
-    model: nn.Module,
-    inputs: torch.Tensor,
-    *,
-    n_tensors: int = 128,
-    position: float | str = 0.0,
-    per_tensor: int = 1,
-    fim: str = "reference",
-    dtype: torch.dtype = torch.float64,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    elements = select_elements(model, n_tensors, position, per_tensor, generator)
+def fisher_reference(model: nn.Module, inputs: torch.Tensor, *, fim: str = "reference",
+                     dtype: torch.dtype = torch.float64, **selection) -> torch.Tensor:
+    """:func:`vkdnw.proxies.vkdnw.fisher` with the authors' Jacobian algorithm; ``selection``
+    takes ``fisher``'s element-selection keywords (n_tensors, position, per_tensor, generator)."""
+    elements = select_elements(model, **selection)
     J, logits = jacobian_reference(model, inputs, elements, dtype)
     return fisher_from_jacobian(J, logits, fim)

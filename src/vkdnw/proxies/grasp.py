@@ -1,0 +1,32 @@
+"""GraSP (Wang et al., as in zero-cost-nas and AZ-NAS): gradient signal preservation.
+
+Higher is better (the reproduction's sign: ``-w * Hg``). Init: Kaiming-normal fan_in. BN:
+train mode. Input: one labelled batch (real images in the paper). With g = dL/dw over conv
+and linear weights and H the Hessian of L, ``score = sum(-w * Hg)``.
+
+The reference runs two identical forward passes (one for g, one with ``create_graph`` for
+Hg). In train mode both see the same batch and give the same graph, so one forward with
+``create_graph=True`` yields g and then Hg by a second backward: the same numbers, one
+forward pass cheaper.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vkdnw.proxies.common import fresh_net
+from vkdnw.proxies.registry import NetContext, register_proxy
+from vkdnw.proxies.zc import ZC_SOURCES, batches, cross_entropy, finite_or_raise, weight_layers
+
+
+@register_proxy("grasp", columns=("grasp", "input"), extra_sources=ZC_SOURCES, paper_input="real")
+def score_grasp(ctx: NetContext) -> dict:
+    net = fresh_net(ctx).train()
+    b = batches(ctx, "grasp")[0]
+    weights = [m.weight for m in weight_layers(net)]
+    loss = cross_entropy(net(b.x), b.y)
+    grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
+    z = sum((g.detach() * g).sum() for g in grads if g is not None)
+    hg = torch.autograd.grad(z, weights, allow_unused=True)
+    score = sum(float((-w.detach() * h).double().sum()) for w, h in zip(weights, hg) if h is not None)
+    return {**finite_or_raise({"grasp": score}, "grasp"), "input": b.kind}

@@ -1,0 +1,77 @@
+"""TE-NAS (Chen et al., ICLR 2021; AZ-NAS reproduction): NTK condition number and the number
+of linear regions, two columns. TE-NAS ranks by the sum of both ranks.
+
+* ``ntk``: ``-cond(NTK)``, higher is better. Init: Kaiming-normal fan_in. BN: train mode.
+  Input: one batch (real images in the paper). Row i of the Jacobian J is the gradient of
+  ``sum_c logits[i, c]`` (through the whole batch, BN couples the samples) w.r.t. every
+  parameter named ``*weight`` (conv, BN and classifier weights); NTK = J J^T in float32, as
+  the reference; cond = largest / smallest eigenvalue; NaN becomes cond = 1e5.
+  All rows come from one batched backward (``is_grads_batched``) instead of B backward calls.
+* ``linear_regions``: higher is better. A noise batch of the same size (always noise, as in
+  the reference) goes through the net (train mode, no grad); each sample's code is the sign
+  of every ReLU output; the count is ``sum_i 1 / #{j : code_j == code_i}``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vkdnw.proxies.common import fresh_net
+from vkdnw.proxies.registry import NetContext, register_proxy
+from vkdnw.proxies.zc import ZC_SOURCES, batches, zc_settings
+from vkdnw.rng import generator
+
+NAN_COND = 100000.0
+
+
+def ntk_jacobian(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    params = [p for n, p in net.named_parameters() if "weight" in n]
+    s = net(x).sum(dim=1)
+    eye = torch.eye(len(x), dtype=s.dtype, device=s.device)
+    try:
+        grads = torch.autograd.grad(s, params, grad_outputs=eye, is_grads_batched=True, allow_unused=True)
+        rows = [g.reshape(len(x), -1) for g in grads if g is not None]
+    except RuntimeError:  # an op without a batching rule: one backward per sample
+        per = []
+        for i in range(len(x)):
+            gi = torch.autograd.grad(s[i], params, retain_graph=True, allow_unused=True)
+            per.append(torch.cat([g.reshape(-1) for g in gi if g is not None]))
+        return torch.stack(per)
+    return torch.cat(rows, dim=1)
+
+
+def ntk_condition(jac: torch.Tensor) -> float:
+    ev = torch.linalg.eigvalsh(jac.float() @ jac.float().T)
+    cond = float(ev[-1] / ev[0])
+    return NAN_COND if cond != cond else cond
+
+
+def linear_regions(net: nn.Module, x: torch.Tensor) -> float:
+    codes: list[torch.Tensor] = []
+
+    def hook(_m: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        if inp[0].dim() == 4:
+            codes.append(torch.sign(out.detach()).reshape(len(x), -1))
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+    with torch.no_grad():
+        net(x)
+    for h in handles:
+        h.remove()
+    a = torch.cat(codes, dim=1).double()
+    diff = a @ (1 - a).T
+    same = 1 - torch.sign(diff + diff.T)  # 1 where two samples share every sign
+    return float((1.0 / same.sum(dim=1)).sum())
+
+
+@register_proxy("tenas", columns=("ntk", "linear_regions", "input"), extra_sources=ZC_SOURCES,
+                paper_input="real")
+def score_tenas(ctx: NetContext) -> dict:
+    net = fresh_net(ctx).train()
+    b = batches(ctx, "tenas")[0]
+    cond = ntk_condition(ntk_jacobian(net, b.x))
+    batch_size, _ = zc_settings(ctx, "tenas")
+    g = generator(ctx.seed, ctx.dataset, ctx.arch_str, "linear_regions")
+    noise = torch.randn(batch_size, 3, ctx.resolution, ctx.resolution, generator=g).to(ctx.device)
+    return {"ntk": -cond, "linear_regions": linear_regions(net, noise), "input": b.kind}

@@ -1,0 +1,239 @@
+"""The zero-cost proxies of Table 1: determinism, definitions checked against independent
+formulations, and the dataset loaders they read real images from."""
+
+import math
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from vkdnw.data import input_batches, load_train_set
+from vkdnw.proxies import aznas, grasp, jacov, naswot, snip, tenas, zico
+from vkdnw.proxies.common import fresh_net
+from vkdnw.proxies.registry import NetContext, get_proxy, list_proxies, source_hash
+from vkdnw.scoring import score_net
+from vkdnw.workflow import proxy_settings
+
+DENSE = "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+SMALL = "|nor_conv_1x1~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
+IDENTITY = "|skip_connect~0|+|none~0|none~1|+|none~0|skip_connect~1|none~2|"
+ZERO_COST = ["jacov", "aznas", "gradnorm", "grasp", "snip", "synflow", "naswot", "zen", "zico", "tenas"]
+
+
+def _ctx(arch=DENSE, dataset="ImageNet16-120", seed=1, batch=4, data=None, proxy="x") -> NetContext:
+    info = {"ImageNet16-120": (120, 16), "cifar10": (10, 32), "cifar100": (100, 32)}[dataset]
+    return NetContext(arch, dataset, seed, *info, {proxy: {"batch_size": batch, "data": data}})
+
+
+def test_registry_has_every_table1_proxy():
+    assert set(ZERO_COST) | {"size", "vkdnw"} == set(list_proxies())
+    with pytest.raises(ValueError, match="unknown proxy 'nope'"):
+        get_proxy("nope")
+
+
+@pytest.mark.parametrize("proxy", ZERO_COST)
+def test_proxy_is_finite_deterministic_and_records_input(proxy):
+    spec = get_proxy(proxy)
+    ctx = _ctx(proxy=proxy)
+    a, b = score_net(proxy, ctx), score_net(proxy, ctx)
+    assert a["error"] == ""
+    for col in spec.columns:
+        if col == "input":
+            assert a[col] in ("random", "ones")
+        else:
+            assert isinstance(a[col], float) and not math.isnan(a[col]) and a[col] == b[col]
+    other = score_net(proxy, _ctx(proxy=proxy, seed=2))
+    assert any(other[c] != a[c] for c in spec.columns if c != "input")  # the init is per seed
+
+
+def test_code_hashes_differ_per_proxy_and_share_the_zero_cost_helpers():
+    hashes = {p: source_hash(p) for p in ZERO_COST + ["vkdnw", "size"]}
+    assert len(set(hashes.values())) == len(hashes)
+    assert "proxies/zc.py" in get_proxy("jacov").sources and "data.py" in get_proxy("jacov").sources
+    assert "proxies/zc.py" not in get_proxy("vkdnw").sources
+
+
+def test_snip_equals_mask_gradient():
+    """SNIP's reference: |dL/dmask| with every conv/linear weight multiplied by a ones mask."""
+    ctx = _ctx(proxy="snip")
+    ours = snip.score_snip(ctx)["snip"]
+    net = fresh_net(ctx).train()
+    b = input_batches(ctx.arch_str, ctx.dataset, ctx.seed, 4)[0]
+    layers = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    masks = [torch.ones_like(m.weight, requires_grad=True) for m in layers]
+    params = dict(net.named_parameters())
+    names = {id(p): n for n, p in params.items()}
+    new = {names[id(m.weight)]: m.weight.detach() * k for m, k in zip(layers, masks)}
+    out = torch.func.functional_call(net, {**{n: p.detach() for n, p in params.items()}, **new}, (b.x,))
+    grads = torch.autograd.grad(nn.functional.cross_entropy(out, b.y), masks)
+    ref = sum(float(g.abs().sum()) for g in grads)
+    assert ours == pytest.approx(ref, rel=1e-5)
+
+
+def test_grasp_equals_two_pass_reference():
+    """GraSP as zero-cost-nas computes it: g from a first pass, Hg from a second forward."""
+    ctx = _ctx(proxy="grasp")
+    ours = grasp.score_grasp(ctx)["grasp"]
+    net = fresh_net(ctx).train()
+    b = input_batches(ctx.arch_str, ctx.dataset, ctx.seed, 4)[0]
+    weights = [m.weight for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    g1 = torch.autograd.grad(nn.functional.cross_entropy(net(b.x), b.y), weights)
+    g2 = torch.autograd.grad(nn.functional.cross_entropy(net(b.x), b.y), weights, create_graph=True)
+    z = sum((a.detach() * c).sum() for a, c in zip(g1, g2))
+    z.backward()
+    ref = sum(float((-w.detach() * w.grad).sum()) for w in weights)
+    assert ours == pytest.approx(ref, rel=1e-4)
+
+
+def test_jacov_of_uncorrelated_jacobians():
+    n = 5
+    rows = np.eye(n) - 1.0 / n  # centred one-hot rows: pairwise correlation -1/(n-1)
+    v = np.linalg.eigvalsh(np.corrcoef(rows))
+    expected = -np.sum(np.log(v + 1e-5) + 1 / (v + 1e-5))
+    assert jacov.jacov_score(rows) == pytest.approx(expected)
+    # Two identical Jacobians make C singular: a huge penalty.
+    assert jacov.jacov_score(np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [3.0, 1.0, 0.0]])) < -1e4
+
+
+def test_naswot_kernel_diagonal_counts_relu_units():
+    """K[i, i] = number of ReLU units (each unit agrees with itself), so logdet <= B log(units)."""
+    ctx = _ctx(proxy="naswot")
+    score = naswot.score_naswot(ctx)["naswot"]
+    net = fresh_net(ctx)
+    units = []
+    hooks = [m.register_forward_hook(lambda m, i, o: units.append(i[0][0].numel()))
+             for m in net.modules() if isinstance(m, nn.ReLU)]
+    with torch.no_grad():
+        net(torch.zeros(1, 3, 16, 16))
+    for h in hooks:
+        h.remove()
+    assert 0 < score <= 4 * math.log(sum(units)) + 1e-9
+
+
+def test_zico_from_hand_made_gradients():
+    g = torch.tensor([[1.0, 2.0, 5.0], [3.0, 2.0, -1.0]])  # std: 1, 0, 3; mean|g|: 2, 2, 3
+    assert zico.zico_from_grads([g]) == pytest.approx(math.log(2 / 1 + 3 / 3))
+    assert zico.zico_from_grads([torch.ones(2, 3)]) == 0.0  # no variation: layer skipped
+
+
+def test_aznas_identity_cell_has_minus_inf_trainability():
+    row = aznas.score_aznas(_ctx(IDENTITY, proxy="aznas"))
+    assert row["trainability"] == -math.inf and math.isfinite(row["expressivity"])
+    # Batch 16: with 4 images the last stage has fewer positions than channels, the covariance
+    # is singular and rounding can make an eigenvalue negative (NaN entropy -> -inf, as the reference).
+    row = aznas.score_aznas(_ctx(SMALL, proxy="aznas", batch=16))
+    assert all(math.isfinite(row[c]) for c in ("expressivity", "progressivity", "trainability"))
+
+
+def test_ntk_batched_jacobian_equals_per_sample_backward():
+    ctx = _ctx(SMALL, proxy="tenas")
+    net = fresh_net(ctx).train()
+    x = input_batches(ctx.arch_str, ctx.dataset, ctx.seed, 4)[0].x
+    fast = tenas.ntk_jacobian(net, x)
+    params = [p for n, p in net.named_parameters() if "weight" in n]
+    rows = []
+    for i in range(4):
+        net.zero_grad()
+        net(x)[i].sum().backward()
+        rows.append(torch.cat([p.grad.reshape(-1) for p in params]))
+    torch.testing.assert_close(fast, torch.stack(rows), rtol=1e-4, atol=1e-6)
+
+
+def test_linear_regions_counts_distinct_activation_patterns():
+    net = fresh_net(_ctx(SMALL)).train()
+    x = torch.randn(1, 3, 16, 16).repeat(4, 1, 1, 1)
+    assert tenas.linear_regions(net, x) == pytest.approx(1.0)  # four copies: one pattern
+    assert tenas.linear_regions(net, torch.randn(4, 3, 16, 16)) == pytest.approx(4.0)
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+def _write(path, obj):
+    with open(path, "wb") as fh:
+        pickle.dump(obj, fh)
+
+
+@pytest.fixture
+def tiny_datasets(tmp_path):
+    rng = np.random.default_rng(0)
+    c10 = tmp_path / "cifar-10-batches-py"
+    c10.mkdir()
+    for i in range(1, 6):
+        _write(c10 / f"data_batch_{i}", {"data": rng.integers(0, 256, (8, 3072), dtype=np.uint8),
+                                          "labels": list(rng.integers(0, 10, 8))})
+    c100 = tmp_path / "cifar-100-python"
+    c100.mkdir()
+    _write(c100 / "train", {"data": rng.integers(0, 256, (20, 3072), dtype=np.uint8),
+                            "fine_labels": list(rng.integers(0, 100, 20)), "coarse_labels": [0] * 20})
+    in16 = tmp_path / "ImageNet16"
+    in16.mkdir()
+    for i in range(1, 11):
+        labels = np.r_[np.arange(1, 6), [500, 1000, 121]]  # three labels outside the 120 classes
+        _write(in16 / f"train_data_batch_{i}", {"data": rng.integers(0, 256, (8, 768), dtype=np.uint8),
+                                                 "labels": list(labels), "mean": np.zeros(768)})
+    return {"cifar10": c10, "cifar100": c100, "ImageNet16-120": in16}
+
+
+def test_loaders_read_each_format(tiny_datasets):
+    x, y = load_train_set("cifar10", str(tiny_datasets["cifar10"]))
+    assert x.shape == (40, 3, 32, 32) and y.max() < 10
+    x, y = load_train_set("cifar100", str(tiny_datasets["cifar100"]))
+    assert x.shape == (20, 3, 32, 32) and y.max() < 100
+    x, y = load_train_set("ImageNet16-120", str(tiny_datasets["ImageNet16-120"]))
+    assert x.shape == (50, 3, 16, 16) and set(y.tolist()) == {0, 1, 2, 3, 4}  # 1-based, first 120 kept
+
+
+def test_real_batches_are_normalised_and_deterministic(tiny_datasets):
+    path = str(tiny_datasets["cifar10"])
+    a = input_batches(DENSE, "cifar10", 1, 8, n_batches=2, data_path=path)
+    b = input_batches(DENSE, "cifar10", 1, 8, n_batches=2, data_path=path)
+    assert [k.kind for k in a] == ["real", "real"]
+    torch.testing.assert_close(a[1].x, b[1].x)
+    assert a[0].x.shape == (8, 3, 32, 32) and abs(float(a[0].x.mean())) < 1.0
+    other = input_batches(SMALL, "cifar10", 1, 8, data_path=path)[0]
+    assert not torch.equal(other.x, a[0].x)  # each net draws its own images
+    with pytest.raises(ValueError, match="fewer than 48"):
+        input_batches(DENSE, "cifar10", 1, 48, data_path=path)
+
+
+def test_missing_or_bad_data_files_are_clear_errors(tmp_path, tiny_datasets):
+    with pytest.raises(ValueError, match="not a directory"):
+        load_train_set("cifar10", str(tmp_path / "nowhere"))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    _write(broken / "train", {"labels": [1]})
+    with pytest.raises(ValueError, match="'data' array"):
+        load_train_set("cifar100", str(broken))
+    with pytest.raises(ValueError, match="missing .*data_batch_1"):
+        load_train_set("cifar10", str(broken))
+
+
+def test_real_input_is_recorded_in_the_row(tiny_datasets):
+    ctx = _ctx(dataset="cifar10", proxy="jacov", data=str(tiny_datasets["cifar10"]))
+    assert score_net("jacov", ctx)["input"] == "real"
+
+
+def test_settings_give_data_only_to_the_papers_real_input_proxies():
+    cfg = {"zero_cost": {"batch_size": 32, "input": "paper"}, "data": {"cifar10": "/d/c10"}, "vkdnw": {"batch_size": 8}}
+    assert proxy_settings(cfg, "jacov", "cifar10") == {"jacov": {"batch_size": 32, "data": "/d/c10"}}
+    assert proxy_settings(cfg, "jacov", "cifar100") == {"jacov": {"batch_size": 32, "data": None}}
+    assert proxy_settings(cfg, "naswot", "cifar10") == {"naswot": {"batch_size": 32, "data": None}}
+    assert proxy_settings({**cfg, "zero_cost": {"input": "real"}}, "naswot", "cifar10")["naswot"]["data"] == "/d/c10"
+    assert proxy_settings({**cfg, "zero_cost": {"input": "random"}}, "jacov", "cifar10")["jacov"]["data"] is None
+    assert proxy_settings(cfg, "vkdnw", "cifar10") == {"vkdnw": {"batch_size": 8}}
+    assert proxy_settings(cfg, "size", "cifar10") == {}
+
+
+def test_bench_proxies_reports_median_cost_per_proxy_and_dataset(tmp_path):
+    from vkdnw.bench import bench_proxies
+
+    out = tmp_path / "costs.csv"
+    summary = bench_proxies(proxies=["synflow", "naswot"], datasets=["ImageNet16-120"], n_archs=2, seed=0,
+                            batch_size=2, threads=1, out=str(out))
+    assert list(summary.index.get_level_values("proxy")) == ["synflow", "naswot"]
+    assert (summary["median"] > 0).all() and (summary["size"] == 2).all()
+    assert len(pd.read_csv(out)) == 4

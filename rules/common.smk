@@ -16,6 +16,9 @@ RUN = f"{NB}/{{dataset}}/seed{{seed}}"
 ARCHS = select_archs(config["subset"], config["n_archs"], config["sample_seed"])
 SHARDS = [f"{k:03d}" for k in range(n_shards(len(ARCHS), config["shard_size"]))]
 SUBSETS = ["unique", "all"] if config["subset"] == "all" else ["unique"]
+# Proxy groups per dataset (`dataset_proxies` overrides `proxies` for the datasets it names).
+PROXIES = {d: config["dataset_proxies"].get(d, config["proxies"]) for d in config["datasets"]}
+ALL_PROXIES = sorted({p for groups in PROXIES.values() for p in groups})
 TABLE_OF_SUBSET = {"unique": "table1", "all": "table6"}
 
 
@@ -23,7 +26,7 @@ wildcard_constraints:
     dataset="|".join(config["datasets"]).replace("-", "\\-"),
     seed=r"\d+",
     shard=r"\d{3}",
-    proxy="|".join(config["proxies"]),
+    proxy="|".join(ALL_PROXIES),
     subset="unique|all",
 
 
@@ -49,7 +52,7 @@ def proxy_code_hash(wildcards):
 def run_shards(wildcards):
     return expand(
         f"{NB}/{wildcards.dataset}/seed{wildcards.seed}/scores/{{proxy}}/shard{{shard}}.parquet",
-        proxy=config["proxies"],
+        proxy=PROXIES[wildcards.dataset],
         shard=SHARDS,
     )
 
@@ -77,13 +80,14 @@ def benchmark_flag():
 
 def batch_sizes_json():
     """Batch size per proxy group, for the tables' batch column."""
-    sizes = {p: config["zero_cost"]["batch_size"] for p in config["proxies"]}
+    sizes = {p: config["zero_cost"]["batch_size"] for p in ALL_PROXIES}
     sizes["vkdnw"] = config["vkdnw"]["batch_size"]
-    return json.dumps({p: sizes[p] for p in config["proxies"] if p != "size"})
+    return json.dumps({p: sizes[p] for p in ALL_PROXIES if p != "size"})
 
 
 def has_groups(*groups):
-    return all(g in config["proxies"] for g in groups)
+    """Whether some dataset scores all of ``groups``."""
+    return any(all(g in groups_ for g in groups) for groups_ in PROXIES.values())
 
 
 def table_names():

@@ -305,3 +305,15 @@ def test_unknown_dataset_in_config_is_a_schema_error(tiny_run, tmp_path):
     proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(bad), "-n"],
                           capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode != 0 and "mnist" in proc.stdout + proc.stderr
+
+
+def test_dataset_proxies_limits_a_datasets_groups(tiny_run):
+    work, cfg = tiny_run
+    try:
+        _with_config(work, cfg, dataset_proxies={"cifar10": ["size", "vkdnw"]})
+        planned = _planned(work)
+    finally:
+        _with_config(work, cfg)
+    # cifar10 now merges two groups' shards: no scoring, a new merge per cifar10 run.
+    assert "score_shard" not in planned
+    assert planned["merge_scores"] == len(cfg["seeds"])

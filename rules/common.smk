@@ -17,7 +17,9 @@ ARCHS = select_archs(config["subset"], config["n_archs"], config["sample_seed"])
 SHARDS = [f"{k:03d}" for k in range(n_shards(len(ARCHS), config["shard_size"]))]
 SUBSETS = ["unique", "all"] if config["subset"] == "all" else ["unique"]
 # Proxy groups per dataset (`dataset_proxies` overrides `proxies` for the datasets it names).
-PROXIES = {d: config["dataset_proxies"].get(d, config["proxies"]) for d in config["datasets"]}
+PROXIES = {
+    d: config["dataset_proxies"].get(d, config["proxies"]) for d in config["datasets"]
+}
 ALL_PROXIES = sorted({p for groups in PROXIES.values() for p in groups})
 TABLE_OF_SUBSET = {"unique": "table1", "all": "table6"}
 
@@ -98,6 +100,32 @@ def table_names():
     return names
 
 
+def figure_datasets():
+    """Datasets whose runs score ``size`` and VKDNW or AZ-NAS (Figures 3/4 need both)."""
+    return [
+        d
+        for d, groups in PROXIES.items()
+        if "size" in groups and ("vkdnw" in groups or "aznas" in groups)
+    ]
+
+
+def figure_files():
+    return expand(
+        f"{NB}/figures/figure{{n}}_{{dataset}}.{{ext}}",
+        n=[3, 4],
+        dataset=figure_datasets(),
+        ext=["png", "svg"],
+    )
+
+
+def figure_scores(wildcards):
+    # One run per dataset (the first seed): the figures show a property of the space.
+    return expand(
+        f"{NB}/{{dataset}}/seed{config['seeds'][0]}/scores.parquet",
+        dataset=figure_datasets(),
+    )
+
+
 def all_targets():
     targets = [f"{NB}/archs.parquet"]
     targets += expand(
@@ -110,4 +138,5 @@ def all_targets():
         targets.append(f"{NB}/manifest.yaml")
     if has_groups("size", "vkdnw") or has_groups("size", "aznas"):
         targets += expand(f"{NB}/tables/table4.{{ext}}", ext=["csv", "md"])
+    targets += figure_files()
     return targets

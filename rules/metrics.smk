@@ -84,3 +84,20 @@ rule write_manifest:
         "vkdnw manifest --config '{params.config}' --inputs {input}"
         " --benchmarks $(find {params.benchmark_dirs} -name '*.tsv' 2>/dev/null)"
         " --out {output} > {log} 2>&1"
+
+
+rule figures:
+    input:
+        figure_scores,
+    output:
+        figure_files(),
+    log:
+        f"{NB}/logs/figures.log",
+    benchmark:
+        f"{NB}/benchmarks/figures.tsv"
+    conda:
+        "../envs/vkdnw.yaml"
+    params:
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+    shell:
+        "vkdnw figures --scores {input} --out-dir {params.out_dir} > {log} 2>&1"

@@ -102,3 +102,23 @@ def test_method_inputs_from_scores():
     kinds = method_inputs(scores, {"vkdnw": 8, "jacov": 64, "aznas": 64})
     assert kinds["Jacov"] == ("real", "64") and kinds["VKDNW_single"] == ("random", "8")
     assert kinds["VKDNW_agg"] == ("random+real", "8+64") and kinds["FLOPs"] == ("-", "-")
+
+
+def test_size_profile_and_figures(tmp_path):
+    from vkdnw.figures import draw_figures, size_profile
+
+    rng = np.random.default_rng(0)
+    aleph = np.repeat([21, 66, 111], 20).astype(float)
+    params = aleph * 100 + rng.normal(0, 10, 60)
+    scores = pd.DataFrame({"arch_str": [f"a{i}" for i in range(60)], "aleph": aleph, "params": params,
+                           "vkdnw": rng.normal(size=60), "expressivity": aleph + rng.normal(0, 0.1, 60)})
+    groups, overall = size_profile(scores)
+    kt = overall.set_index("component")["kt_aleph"]
+    assert kt["expressivity"] > 0.8 and abs(kt["VKDNW"]) < 0.3  # size-driven vs orthogonal
+    assert set(groups["aleph"]) == {21, 66, 111} and (groups["n"] == 20).all()
+    run = tmp_path / "ImageNet16-120/seed1"
+    run.mkdir(parents=True)
+    scores.to_parquet(run / "scores.parquet")
+    files = draw_figures([str(run / "scores.parquet")], tmp_path / "figures")
+    assert sorted(f.name for f in files) == sorted(f"figure{n}_ImageNet16-120.{e}" for n in (3, 4) for e in ("png", "svg"))
+    assert all(f.stat().st_size > 1000 for f in files)

@@ -78,6 +78,9 @@ def test_outputs(tiny_run):
     # The full subset V+J+E+T+F is VKDNW_agg itself.
     full = t10[t10["method"] == "V+J+E+T+F"].set_index("dataset")["kt"]
     np.testing.assert_allclose(full.sort_index(), table[table["method"] == "VKDNW_agg"].set_index("dataset")["kt"].sort_index())
+    for n in (3, 4):
+        for ds in cfg["datasets"]:
+            assert (nb / f"figures/figure{n}_{ds}.png").stat().st_size > 1000
     t4 = pd.read_csv(nb / "tables/table4.csv")
     assert set(t4["component"]) == {"VKDNW", "trainability", "expressivity", "progressivity"}
     assert set(cfg["datasets"]) <= set(t4.columns)

@@ -87,6 +87,13 @@ def cmd_tables(a: argparse.Namespace) -> None:
     write_tables(a.metrics, a.out_csv, a.out_md, subset=a.subset, title=a.title, table=a.table)
 
 
+def cmd_figures(a: argparse.Namespace) -> None:
+    from vkdnw.figures import draw_figures
+
+    for path in draw_figures(a.scores, a.out_dir):
+        print(path)
+
+
 def cmd_table4(a: argparse.Namespace) -> None:
     from vkdnw.io import write_text
     from vkdnw.metrics import aleph_correlations
@@ -212,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--table", default="main", choices=["main", "components"],
                    help="main: Tables 1/6; components: Table 10 (subsets of VKDNW_agg)")
     s.set_defaults(func=cmd_tables)
+
+    s = sub.add_parser("figures", help="Figures 3/4: VKDNW and AZ-NAS components against aleph and #params")
+    s.add_argument("--scores", nargs="+", required=True, help="merged scores.parquet of the runs")
+    s.add_argument("--out-dir", required=True)
+    s.set_defaults(func=cmd_figures)
 
     s = sub.add_parser("table4", help="Table 4: Kendall tau of aleph with VKDNW and the AZ-NAS components")
     s.add_argument("--scores", nargs="+", required=True, help="merged scores.parquet of the runs")

@@ -25,5 +25,7 @@ rule ingest_benchmark:
         f"{NB}/benchmarks/ingest_benchmark.tsv"
     conda:
         "../envs/vkdnw.yaml"
+    params:
+        gate=pickle_flags(),
     shell:
-        "vkdnw ingest-benchmark --benchmark {input} --out {output} > {log} 2>&1"
+        "vkdnw ingest-benchmark --benchmark {input} {params.gate} --out {output} > {log} 2>&1"

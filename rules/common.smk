@@ -8,7 +8,9 @@ from vkdnw.scoring import n_shards, select_archs
 from vkdnw.workflow import proxy_settings
 
 # A malformed benchmark table stops the workflow here, before any scoring job starts.
-check_benchmark(config["benchmark"])
+check_benchmark(
+    config["benchmark"], config["benchmark_sha256"], config["trust_benchmark_pickle"]
+)
 
 R = config["results"]
 NB = f"{R}/nb201"
@@ -74,6 +76,12 @@ def manifest_benchmark_dirs(wildcards, output):
         seed=config["seeds"],
     )
     return " ".join([f"{nb}/benchmarks", *runs])
+
+
+def pickle_flags():
+    """The .pth gate's flags for the ingestion job (which hashes the file)."""
+    flags = f"--sha256 {config['benchmark_sha256']}" if config["benchmark_sha256"] else ""
+    return flags + (" --trust-pickle" if config["trust_benchmark_pickle"] else "")
 
 
 def benchmark_flag():

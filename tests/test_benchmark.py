@@ -36,7 +36,9 @@ def test_pth_through_official_api(tmp_path):
     accs = {ds: [50.0 + i for i in range(len(ARCHS))] for ds in nb201.DATASETS}
     pth = tmp_path / "NAS-Bench-201-tiny.pth"
     _official_pth(pth, accs)
-    df = ingest(pth, tmp_path / "b.parquet")
+    from vkdnw.workflow import sha256_file
+
+    df = ingest(pth, tmp_path / "b.parquet", sha256=sha256_file(pth))
     assert df["arch_str"].tolist() == ARCHS
     for ds in nb201.DATASETS:
         assert df[f"acc_{ds}"].tolist() == pytest.approx(accs[ds])  # mean over the two trials
@@ -87,3 +89,19 @@ def test_missing_and_wrong_format(tmp_path):
     other.write_text("{}")
     with pytest.raises(ValueError, match="unknown benchmark format"):
         load_benchmark(other)
+
+
+def test_pth_pickle_gate(tmp_path):
+    from vkdnw.benchmark import check_benchmark
+
+    pth = tmp_path / "NAS-Bench-201-tiny.pth"
+    _official_pth(pth, {ds: [50.0] * len(ARCHS) for ds in nb201.DATASETS})
+    with pytest.raises(ValueError, match="refusing to unpickle .*`benchmark_sha256`"):
+        check_benchmark(pth)  # at DAG build: neither checksum nor trust
+    with pytest.raises(ValueError, match="refusing to unpickle"):
+        ingest(pth, tmp_path / "b.parquet")
+    with pytest.raises(ValueError, match="does not match benchmark_sha256"):
+        ingest(pth, tmp_path / "b.parquet", sha256="0" * 64)
+    assert not (tmp_path / "b.parquet").exists()
+    check_benchmark(pth, trust_pickle=True)
+    assert len(ingest(pth, tmp_path / "b.parquet", trust_pickle=True)) == len(ARCHS)

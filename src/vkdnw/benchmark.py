@@ -91,11 +91,34 @@ def validate(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def load_benchmark(path: str | Path) -> pd.DataFrame:
+def is_pickle(path: str | Path) -> bool:
+    return Path(path).suffix in (".pth", ".pt")
+
+
+def pickle_gate(path: str | Path, sha256: str | None, trust: bool, *, hash_file: bool = True) -> None:
+    """Refuse to unpickle a ``.pth`` unless its SHA-256 matches the pinned one or the user
+    trusts it explicitly. ``weights_only=True`` already refuses code objects; the checksum also
+    guarantees the ground truth is the file the results claim (no official checksum is
+    published, so the user pins the one of their download)."""
+    if not is_pickle(path) or trust:
+        return
+    if not sha256:
+        raise ValueError(f"{path}: refusing to unpickle a benchmark .pth without a checksum; set "
+                         "`benchmark_sha256` to the SHA-256 of your download, or `trust_benchmark_pickle: true`")
+    if hash_file:
+        from vkdnw.workflow import sha256_file
+
+        actual = sha256_file(path)
+        if actual != sha256.lower():
+            raise ValueError(f"{path}: SHA-256 {actual} does not match benchmark_sha256 {sha256}")
+
+
+def load_benchmark(path: str | Path, *, sha256: str | None = None, trust_pickle: bool = True) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"benchmark file {path} does not exist; set `benchmark:` in the config")
-    if path.suffix in (".pth", ".pt"):
+    if is_pickle(path):
+        pickle_gate(path, sha256, trust_pickle)
         df = from_pth(path)
     elif path.suffix in (".csv", ".parquet"):
         df = from_table(path)
@@ -104,17 +127,22 @@ def load_benchmark(path: str | Path) -> pd.DataFrame:
     return validate(df, path)
 
 
-def check_benchmark(path: str | Path | None) -> None:
-    """Validate a configured benchmark table when the workflow starts (cheap: ~0.1 s).
+def check_benchmark(path: str | Path | None, sha256: str | None = None, trust_pickle: bool = False) -> None:
+    """Validate a configured benchmark when the workflow starts (cheap: ~0.1 s).
 
-    A missing file is left to Snakemake's own "Missing input files" error; the official
-    ``.pth`` is only loaded by its ingestion job (it is large).
+    A missing file is left to Snakemake's own "Missing input files" error. The official
+    ``.pth`` is large and only loaded (and hashed) by its ingestion job; here it only has to
+    come with a pinned checksum or an explicit trust flag.
     """
-    if path and Path(path).suffix in (".csv", ".parquet") and Path(path).exists():
+    if not path:
+        return
+    if is_pickle(path):
+        pickle_gate(path, sha256, trust_pickle, hash_file=False)
+    elif Path(path).suffix in (".csv", ".parquet") and Path(path).exists():
         load_benchmark(path)
 
 
-def ingest(path: str | Path, out: str | Path) -> pd.DataFrame:
-    df = load_benchmark(path)
+def ingest(path: str | Path, out: str | Path, *, sha256: str | None = None, trust_pickle: bool = False) -> pd.DataFrame:
+    df = load_benchmark(path, sha256=sha256, trust_pickle=trust_pickle)
     write_parquet(df, out)
     return df

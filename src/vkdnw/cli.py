@@ -65,7 +65,7 @@ def cmd_merge(a: argparse.Namespace) -> None:
 def cmd_ingest(a: argparse.Namespace) -> None:
     from vkdnw.benchmark import ingest
 
-    ingest(a.benchmark, a.out)
+    ingest(a.benchmark, a.out, sha256=a.sha256, trust_pickle=a.trust_pickle)
 
 
 def cmd_rank(a: argparse.Namespace) -> None:
@@ -192,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ingest-benchmark", help="read a benchmark (CSV/Parquet table or NB201 .pth)")
     s.add_argument("--benchmark", required=True)
     s.add_argument("--out", required=True)
+    s.add_argument("--sha256", help="expected SHA-256 of a .pth benchmark (checked before unpickling)")
+    s.add_argument("--trust-pickle", action="store_true", help="unpickle a .pth without a checksum")
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("rank", help="rank nets by each method")

@@ -15,6 +15,7 @@ include: "rules/archs.smk"
 include: "rules/score.smk"
 include: "rules/merge.smk"
 include: "rules/rank.smk"
+include: "rules/model.smk"
 include: "rules/metrics.smk"
 include: "rules/archive.smk"
 

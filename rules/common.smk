@@ -62,8 +62,19 @@ def run_shards(wildcards):
 
 
 def run_metrics_files(wildcards):
+    """Per-run metrics; with model-driven rankings on, their test metrics too (not for
+    Table 10, whose rows are the aggregates of VKDNW_agg's components)."""
+    names = ["metrics"]
+    if (
+        config["model_driven"]["enabled"]
+        and getattr(wildcards, "table", "") != "table10"
+    ):
+        names.append("model_metrics")
     return expand(
-        f"{RUN}/metrics.parquet", dataset=config["datasets"], seed=config["seeds"]
+        f"{RUN}/{{name}}.parquet",
+        dataset=config["datasets"],
+        seed=config["seeds"],
+        name=names,
     )
 
 
@@ -80,7 +91,9 @@ def manifest_benchmark_dirs(wildcards, output):
 
 def pickle_flags():
     """The .pth gate's flags for the ingestion job (which hashes the file)."""
-    flags = f"--sha256 {config['benchmark_sha256']}" if config["benchmark_sha256"] else ""
+    flags = (
+        f"--sha256 {config['benchmark_sha256']}" if config["benchmark_sha256"] else ""
+    )
     return flags + (" --trust-pickle" if config["trust_benchmark_pickle"] else "")
 
 
@@ -144,6 +157,8 @@ def all_targets():
             f"{NB}/tables/{{table}}.{{ext}}", table=table_names(), ext=["csv", "md"]
         )
         targets.append(f"{NB}/manifest.yaml")
+        if config["significance"]["enabled"]:
+            targets.append(f"{NB}/tables/significance.csv")
     if has_groups("size", "vkdnw") or has_groups("size", "aznas"):
         targets += expand(f"{NB}/tables/table4.{{ext}}", ext=["csv", "md"])
     targets += figure_files()

@@ -101,3 +101,44 @@ rule figures:
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
         "vkdnw figures --scores {input} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule significance:
+    input:
+        ranks=f"{RUN}/ranks.parquet",
+        benchmark=f"{NB}/benchmark.parquet",
+    output:
+        f"{RUN}/significance.parquet",
+    log:
+        f"{RUN}/logs/significance.log",
+    benchmark:
+        f"{RUN}/benchmarks/significance.tsv"
+    conda:
+        "../envs/vkdnw.yaml"
+    params:
+        n_perm=config["significance"]["n_perm"],
+        n_boot=config["significance"]["n_boot"],
+        ndcg_k=config["metrics"]["ndcg_k"],
+    shell:
+        "vkdnw significance --ranks {input.ranks} --benchmark {input.benchmark}"
+        " --dataset {wildcards.dataset} --seed {wildcards.seed} --ndcg-k {params.ndcg_k}"
+        " --n-perm {params.n_perm} --n-boot {params.n_boot} --out {output} > {log} 2>&1"
+
+
+rule significance_table:
+    input:
+        expand(
+            f"{RUN}/significance.parquet",
+            dataset=config["datasets"],
+            seed=config["seeds"],
+        ),
+    output:
+        f"{NB}/tables/significance.csv",
+    log:
+        f"{NB}/logs/significance_table.log",
+    benchmark:
+        f"{NB}/benchmarks/significance_table.tsv"
+    conda:
+        "../envs/vkdnw.yaml"
+    shell:
+        "vkdnw concat {input} --out {output} > {log} 2>&1"

@@ -81,6 +81,29 @@ def cmd_metrics(a: argparse.Namespace) -> None:
                 batch_sizes=_settings(a.batch_sizes), scores_path=a.scores)
 
 
+def cmd_model_metrics(a: argparse.Namespace) -> None:
+    from vkdnw.model_driven import run_model_metrics
+
+    run_model_metrics(a.scores, a.benchmark, a.out, dataset=a.dataset, seed=a.seed, n_train=a.n_train,
+                      ndcg_k=a.ndcg_k, rf=_settings(a.forest))
+
+
+def cmd_significance(a: argparse.Namespace) -> None:
+    from vkdnw.significance import run_significance
+
+    run_significance(a.ranks, a.benchmark, a.out, dataset=a.dataset, seed=a.seed, n_perm=a.n_perm,
+                     n_boot=a.n_boot, ndcg_k=a.ndcg_k)
+
+
+def cmd_concat(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from vkdnw.io import read_parquet, write_text
+
+    t = pd.concat([read_parquet(f, ("method",)) for f in a.inputs], ignore_index=True)
+    write_text(t.to_csv(index=False, float_format="%.6g"), a.out)
+
+
 def cmd_tables(a: argparse.Namespace) -> None:
     from vkdnw.metrics import write_tables
 
@@ -145,6 +168,15 @@ def cmd_manifest(a: argparse.Namespace) -> None:
     write_manifest(a.config, a.out, a.inputs, wall_seconds_from=a.benchmarks)
 
 
+def _run_evaluation_args(s: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Arguments every per-run evaluation command takes."""
+    s.add_argument("--benchmark", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--ndcg-k", type=int, default=1000)
+    return s
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vkdnw", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -201,16 +233,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_rank)
 
-    s = sub.add_parser("metrics", help="KT, SPR, nDCG and top-1 of every method for one run")
+    s = _run_evaluation_args(sub.add_parser("metrics", help="KT, SPR, nDCG and top-1 of every method for one run"))
     s.add_argument("--ranks", required=True)
-    s.add_argument("--benchmark", required=True)
-    s.add_argument("--dataset", required=True)
-    s.add_argument("--seed", type=int, required=True)
-    s.add_argument("--ndcg-k", type=int, default=1000)
     s.add_argument("--scores", help="the run's merged scores (for the input each method used)")
     s.add_argument("--batch-sizes", default="{}", help='JSON: batch size per proxy group, e.g. {"vkdnw": 64}')
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_metrics)
+
+    s = _run_evaluation_args(sub.add_parser("model-metrics", help="model-driven rankings: random forests on "
+                                                                   "n_train nets, test metrics"))
+    s.add_argument("--scores", required=True)
+    s.add_argument("--n-train", type=int, default=1024)
+    s.add_argument("--forest", default="{}", help="RandomForestRegressor keyword arguments as JSON")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_model_metrics)
+
+    s = _run_evaluation_args(sub.add_parser("significance", help="permutation p-values against random rankings "
+                                                                  "and paired bootstrap intervals, one run"))
+    s.add_argument("--ranks", required=True)
+    s.add_argument("--n-perm", type=int, default=1000)
+    s.add_argument("--n-boot", type=int, default=1000)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_significance)
+
+    s = sub.add_parser("concat", help="concatenate Parquet tables into one CSV")
+    s.add_argument("inputs", nargs="+")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_concat)
 
     s = sub.add_parser("tables", help="average per-run metrics over seeds into a table")
     s.add_argument("--metrics", nargs="+", required=True)

@@ -21,7 +21,9 @@ from vkdnw.ranking import (COMPONENT_LETTERS, METHODS, TABLE_ORDER, combine_rank
 
 TABLE_COLUMNS = ["method", "type", "dataset", "kt", "kt_std", "spr", "spr_std", "ndcg", "ndcg_std", "top1",
                  "top1_std", "n_seeds", "n_nets", "input", "batch_size"]
-METHOD_ORDER = TABLE_ORDER + [m for m in METHODS if m not in TABLE_ORDER]
+# Model-driven rankings (vkdnw.model_driven), Table 1's lower block.
+MODELS = ("GRAF", "VKDNW_m", "(VKDNW+ZCS)_m", "(VKDNW+ZCS+GRAF)_m")
+METHOD_ORDER = TABLE_ORDER + list(MODELS) + [m for m in METHODS if m not in TABLE_ORDER]
 
 
 def tie_broken_order(rank: np.ndarray, seed: int) -> np.ndarray:

@@ -1,0 +1,23 @@
+# Stage 3b: model-driven rankings, random forests trained on a sample of each run.
+
+
+rule model_driven:
+    input:
+        scores=f"{RUN}/scores.parquet",
+        benchmark=f"{NB}/benchmark.parquet",
+    output:
+        f"{RUN}/model_metrics.parquet",
+    log:
+        f"{RUN}/logs/model_driven.log",
+    benchmark:
+        f"{RUN}/benchmarks/model_driven.tsv"
+    conda:
+        "../envs/vkdnw.yaml"
+    params:
+        n_train=config["model_driven"]["n_train"],
+        forest=json.dumps(config["model_driven"]["forest"], sort_keys=True),
+        ndcg_k=config["metrics"]["ndcg_k"],
+    shell:
+        "vkdnw model-metrics --scores {input.scores} --benchmark {input.benchmark}"
+        " --dataset {wildcards.dataset} --seed {wildcards.seed} --n-train {params.n_train}"
+        " --ndcg-k {params.ndcg_k} --forest '{params.forest}' --out {output} > {log} 2>&1"

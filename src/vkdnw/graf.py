@@ -1,0 +1,80 @@
+"""GRAF: neural graph features of NB201 cells (Kadlecova et al., ICML 2024).
+
+The cell is a DAG on nodes 1..4 (NB201's nodes 0..3 shifted by one, as zc_combine numbers
+them) with an op on each of its six edges. Ops are indexed as zc_combine's NB201 config does:
+0 skip_connect, 1 none, 2 nor_conv_3x3, 3 nor_conv_1x1, 4 avg_pool_3x3. For each of the 30
+non-empty proper subsets S of the five ops (the ``nb201_full`` config):
+
+* ``min_path_len[S banned]``: length of the shortest input->output path avoiding ops in S
+  (5 = no path, i.e. ``end + 1``);
+* ``max_op_on_path[S]``: how many S-edges the path maximising (#S-edges - #other edges)
+  has (paths over all six edges; among equally good paths the one with most S-edges);
+* ``in_degree[S]`` / ``out_degree[S]``: S-edges leaving the input / entering the output,
+  and ``avg_in[S]`` / ``avg_out[S]``: S-edges per node (zc_combine's naming);
+
+plus ``op_count`` of each op: 5 + 30 x 6 = 185 features, a pure function of the arch string.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import combinations
+
+import pandas as pd
+
+from vkdnw.spaces.nb201 import EDGES, parse_arch
+
+OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+SUBSETS = [s for k in range(1, 5) for s in combinations(range(5), k)]  # 30 proper subsets
+# Every input->output path of the cell DAG, as edge lists on nodes 1..4.
+PATHS = (((1, 4),), ((1, 2), (2, 4)), ((1, 3), (3, 4)), ((1, 2), (2, 3), (3, 4)))
+
+
+def cell_edges(arch_str: str) -> dict[tuple[int, int], int]:
+    """{(from, to): op index} on nodes 1..4."""
+    ops = parse_arch(arch_str)
+    return {(src + 1, dst + 1): OPS.index(op) for (dst, src), op in zip(EDGES, ops)}
+
+
+def _name(subset: tuple[int, ...]) -> str:
+    return "+".join(OPS[i] for i in subset)
+
+
+def min_path_len(edges: dict[tuple[int, int], int], banned: tuple[int, ...]) -> int:
+    lengths = [len(p) for p in PATHS if all(edges[e] not in banned for e in p)]
+    return min(lengths) if lengths else 5
+
+
+def max_op_on_path(edges: dict[tuple[int, int], int], allowed: tuple[int, ...]) -> int:
+    def score(p):
+        n = sum(edges[e] in allowed for e in p)
+        return (2 * n - len(p), n)  # (#allowed - #other), then the most allowed edges
+
+    return max(score(p) for p in PATHS)[1]
+
+
+def node_degrees(edges: dict[tuple[int, int], int], allowed: tuple[int, ...]) -> dict[str, float]:
+    good = [e for e, op in edges.items() if op in allowed]
+    return {
+        "in_degree": float(sum(e[0] == 1 for e in good)),
+        "out_degree": float(sum(e[1] == 4 for e in good)),
+        "avg_in": len(good) / 4.0,
+        "avg_out": len(good) / 4.0,
+    }
+
+
+@lru_cache(maxsize=None)
+def graf_features(arch_str: str) -> dict[str, float]:
+    edges = cell_edges(arch_str)
+    feats: dict[str, float] = {f"graf_op_count_{op}": float(sum(v == i for v in edges.values()))
+                               for i, op in enumerate(OPS)}
+    for s in SUBSETS:
+        n = _name(s)
+        feats[f"graf_min_path_len_no_{n}"] = float(min_path_len(edges, s))
+        feats[f"graf_max_op_on_path_{n}"] = float(max_op_on_path(edges, s))
+        feats.update({f"graf_{k}_{n}": v for k, v in node_degrees(edges, s).items()})
+    return feats
+
+
+def feature_frame(archs: list[str]) -> pd.DataFrame:
+    return pd.DataFrame([graf_features(a) for a in archs], index=pd.Index(archs, name="arch_str"))

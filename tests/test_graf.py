@@ -1,0 +1,65 @@
+"""GRAF features on hand-checked cells, and the model-driven rankings."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vkdnw.graf import feature_frame, graf_features
+from vkdnw.model_driven import fit_and_evaluate, model_features
+
+# 1<-0 conv3x3, 2<-0 none, 2<-1 skip, 3<-0 none, 3<-1 none, 3<-2 avg_pool (NB201 nodes 0..3).
+CHAIN = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
+DIRECT = "|none~0|+|none~0|none~1|+|nor_conv_1x1~0|none~1|none~2|"  # only the input->output edge
+
+
+def test_counts_and_paths_of_a_chain_cell():
+    f = graf_features(CHAIN)
+    assert len(f) == 5 + 30 * 6
+    assert [f[f"graf_op_count_{o}"] for o in ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1",
+                                              "avg_pool_3x3")] == [1, 3, 1, 0, 1]
+    assert f["graf_min_path_len_no_none"] == 3  # 0 -> 1 -> 2 -> 3 is the only live path
+    assert f["graf_min_path_len_no_skip_connect"] == 1  # the (none) 0 -> 3 edge is still an edge
+    assert f["graf_min_path_len_no_none+nor_conv_3x3"] == 5  # no path: end + 1
+    assert f["graf_max_op_on_path_nor_conv_3x3"] == 1
+    assert f["graf_max_op_on_path_none"] == 1  # the direct 0 -> 3 none edge: +1, no path does better
+    assert f["graf_in_degree_none"] == 2 and f["graf_out_degree_none"] == 2  # none edges at input/output
+    assert f["graf_avg_in_none"] == 3 / 4
+
+
+def test_direct_cell():
+    f = graf_features(DIRECT)
+    assert f["graf_min_path_len_no_none"] == 1
+    assert f["graf_in_degree_nor_conv_1x1"] == 1 and f["graf_out_degree_nor_conv_1x1"] == 1
+    assert f["graf_max_op_on_path_nor_conv_1x1"] == 1
+
+
+def test_feature_frame_rejects_bad_arch():
+    assert feature_frame([CHAIN, DIRECT]).shape == (2, 185)
+    with pytest.raises(ValueError):
+        graf_features("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+
+
+def test_random_forest_learns_a_graph_function():
+    """Accuracy = a function of the op counts: GRAF ranks the test nets almost perfectly,
+    while a model without graph features only has params to go on."""
+    from vkdnw.scoring import select_archs
+
+    archs = select_archs("unique", 300, 0)
+    f = feature_frame(archs)
+    acc = 50 + 10 * f["graf_op_count_nor_conv_3x3"].to_numpy() - 5 * f["graf_op_count_avg_pool_3x3"].to_numpy()
+    rng = np.random.default_rng(0)
+    scores = pd.DataFrame({"arch_str": archs, "params": rng.normal(size=300)})
+    rows = {r["method"]: r for r in fit_and_evaluate(scores, acc, seed=1, n_train=200, ndcg_k=50)}
+    assert set(rows) == {"GRAF"}  # no VKDNW columns: only the GRAF model applies
+    assert rows["GRAF"]["kt"] > 0.8 and rows["GRAF"]["n_nets"] == 100
+    with pytest.raises(ValueError, match="no test nets"):
+        fit_and_evaluate(scores, acc, seed=1, n_train=300, ndcg_k=50)
+
+
+def test_model_features_fill_failed_scores_below_every_net():
+    scores = pd.DataFrame({"arch_str": [CHAIN, DIRECT], "params": [1.0, 2.0], "aleph": [66.0, 66.0],
+                           "flops": [1.0, 2.0], "trainability": [-np.inf, -0.5],
+                           **{f"vkdnw_lambda_{k}": [1.0, 2.0] for k in range(1, 10)}})
+    x = model_features(scores, "(VKDNW+ZCS)_m")
+    assert x["trainability"].tolist() == [-1.5, -0.5]
+    assert model_features(scores.drop(columns="vkdnw_lambda_1"), "VKDNW_m") is None

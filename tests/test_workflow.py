@@ -84,6 +84,10 @@ def test_outputs(tiny_run):
     for n in (3, 4):
         for ds in cfg["datasets"]:
             assert (nb / f"figures/figure{n}_{ds}.png").stat().st_size > 1000
+    sig = pd.read_csv(nb / "tables/significance.csv")
+    assert set(sig["kind"]) == {"vs_random", "paired_bootstrap"}
+    assert sig.loc[sig["kind"] == "vs_random", "p_kt"].between(1 / 101, 1).all()
+    assert {("VKDNW_agg", "AZ-NAS")} <= set(zip(sig["method"], sig["versus"]))
     t4 = pd.read_csv(nb / "tables/table4.csv")
     assert set(t4["component"]) == {"VKDNW", "trainability", "expressivity", "progressivity"}
     assert set(cfg["datasets"]) <= set(t4.columns)

@@ -86,7 +86,7 @@ def test_outputs(tiny_run):
             assert (nb / f"figures/figure{n}_{ds}.png").stat().st_size > 1000
     sig = pd.read_csv(nb / "tables/significance.csv")
     assert set(sig["kind"]) == {"vs_random", "paired_bootstrap"}
-    assert sig.loc[sig["kind"] == "vs_random", "p_kt"].between(1 / 101, 1).all()
+    assert sig.loc[sig["kind"] == "vs_random", "p_kt"].between(0.0099, 1).all()  # >= 1 / (1 + n_perm)
     assert {("VKDNW_agg", "AZ-NAS")} <= set(zip(sig["method"], sig["versus"]))
     t4 = pd.read_csv(nb / "tables/table4.csv")
     assert set(t4["component"]) == {"VKDNW", "trainability", "expressivity", "progressivity"}
@@ -283,7 +283,10 @@ def test_benchmark_change_reruns_only_evaluation(tiny_run, tmp_path):
         planned = _planned(work)
     finally:
         _with_config(work, cfg)
-    assert set(planned) <= {"ingest_benchmark", "evaluate_run", "make_table", "write_manifest", "all"}, planned
+    # Everything that reads the ground truth, and nothing upstream of it.
+    evaluation = {"ingest_benchmark", "evaluate_run", "model_driven", "significance", "significance_table",
+                  "make_table", "write_manifest", "all"}
+    assert set(planned) <= evaluation, planned
     assert planned["ingest_benchmark"] == 1 and planned["evaluate_run"] == len(cfg["datasets"]) * len(cfg["seeds"])
 
 

@@ -45,7 +45,9 @@ def slurm():
 
 def _workdir(tmp: Path, drop_archs: int = 0) -> Path:
     cfg = yaml.safe_load((REPO / "config/tiny.yaml").read_text())
-    cfg.update(results="results", n_archs=4, seeds=[1], datasets=["ImageNet16-120"])
+    # Lean: the two proxy groups of the slice, forests on 2 of the 4 nets, no permutation tests.
+    cfg.update(results="results", n_archs=4, seeds=[1], datasets=["ImageNet16-120"], proxies=["size", "vkdnw"],
+               model_driven={"n_train": 2}, significance={"enabled": False})
     archs = select_archs(cfg["subset"], cfg["n_archs"], cfg["sample_seed"])
     bench = tmp / "bench.csv"
     # Synthetic accuracies: this test checks the plumbing, not the paper's numbers.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 import time
 
 import pandas as pd
@@ -109,7 +110,7 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
                 rows.append({"proxy": proxy, "dataset": ds, "arch_str": arch, "aleph": aleph(arch),
                              "seconds": r["seconds"], "error": r["error"]})
             last = [x["seconds"] for x in rows[-len(archs):]]
-            print(f"  {ds:15s} {proxy:9s} median {sorted(last)[len(last) // 2]:7.3f}s  max {max(last):7.3f}s",
+            print(f"  {ds:15s} {proxy:9s} median {statistics.median(last):7.3f}s  max {max(last):7.3f}s",
                   flush=True)
     df = pd.DataFrame(rows)
     summary = df.groupby(["proxy", "dataset"], sort=False)["seconds"].agg(["median", "max", "size"])

@@ -56,6 +56,29 @@ def evaluate(rank: np.ndarray, acc: np.ndarray, *, seed: int, ndcg_k: int = 1000
     }
 
 
+def with_accuracy(frame: pd.DataFrame, benchmark_path: str | Path, dataset: str) -> tuple[pd.DataFrame, str]:
+    """``frame`` (keyed by ``arch_str``) joined with the benchmark's accuracy on ``dataset``,
+    and that column's name. Every scored arch must have an accuracy: none is dropped silently."""
+    bench = read_parquet(benchmark_path, ("arch_str",))
+    acc_col = f"acc_{dataset}"
+    if acc_col not in bench.columns:
+        raise ValueError(f"{benchmark_path}: no accuracy for dataset {dataset!r}")
+    df = frame.merge(bench[["arch_str", acc_col]], on="arch_str", how="left")
+    missing = int(df[acc_col].isna().sum())
+    if missing:
+        raise ValueError(f"{missing} scored archs have no {dataset} accuracy in the benchmark")
+    return df, acc_col
+
+
+def collections(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The collections a run is evaluated on: the unique nets (Table 1) and, where the run
+    scored the others too, all nets (Table 6)."""
+    out = {"unique": df[df["is_unique"]]}
+    if not df["is_unique"].all():
+        out["all"] = df
+    return out
+
+
 def method_inputs(scores: pd.DataFrame | None, batch_sizes: dict[str, int]) -> dict[str, tuple[str, str]]:
     """(input kind, batch size) of every method, from the ``input_<group>`` columns of the
     merged scores and the configured batch sizes; "-" where a method takes no input."""
@@ -89,22 +112,12 @@ def run_metrics(
     VKDNW_agg's components (``table = "components"``, Table 10), on the unique nets and, where
     the run has them, on all nets. Aggregates are recomputed within each subset."""
     ranks = read_parquet(ranks_path, ("arch_str", "is_unique"))
-    bench = read_parquet(benchmark_path, ("arch_str",))
     scores = read_parquet(scores_path, ("arch_str",)) if scores_path else None
-    acc_col = f"acc_{dataset}"
-    if acc_col not in bench.columns:
-        raise ValueError(f"{benchmark_path}: no accuracy for dataset {dataset!r}")
-    df = ranks.merge(bench[["arch_str", acc_col]], on="arch_str", how="left")
-    missing = int(df[acc_col].isna().sum())
-    if missing:
-        raise ValueError(f"{missing} scored archs have no {dataset} accuracy in the benchmark")
+    df, acc_col = with_accuracy(ranks, benchmark_path, dataset)
     kinds = method_inputs(scores, batch_sizes)
     methods = [m for m in METHOD_ORDER if m in ranks.columns]
     rows = []
-    subsets = {"unique": df[df["is_unique"]]}
-    if not df["is_unique"].all():
-        subsets["all"] = df
-    for subset, part in subsets.items():
+    for subset, part in collections(df).items():
         part = rerank_aggregates(part)
         acc = part[acc_col].to_numpy()
         base = {"dataset": dataset, "seed": seed, "subset": subset, "n_nets": len(part)}
@@ -133,7 +146,7 @@ def aggregate(metrics: pd.DataFrame) -> pd.DataFrame:
     meta = g.agg(type=("type", "first"), n_seeds=("seed", "nunique"), n_nets=("n_nets", "first"),
                  input=("input", "first"), batch_size=("batch_size", "first"))
     table = pd.concat([out, std, meta], axis=1).reset_index()
-    order = {m: i for i, m in enumerate(METHOD_ORDER + [c for c in ("+".join(x) for x in component_subsets())])}
+    order = {m: i for i, m in enumerate(METHOD_ORDER + ["+".join(x) for x in component_subsets()])}
     table = table.sort_values(["dataset", "method"], key=lambda s: s.map(order) if s.name == "method" else s)
     return table[TABLE_COLUMNS].reset_index(drop=True)
 
@@ -158,10 +171,6 @@ def write_tables(metric_files: list[str], out_csv: str | Path, out_md: str | Pat
     """Average per-run metrics over seeds: ``table="main"`` gives Tables 1/6 (by ``subset``),
     ``table="components"`` Table 10 (VKDNW_agg's 31 component subsets)."""
     metrics = pd.concat([read_parquet(f, ("method", "subset")) for f in metric_files], ignore_index=True)
-    if "table" not in metrics.columns:  # per-run metrics written before Table 10 existed
-        metrics["table"] = "main"
-    if "type" not in metrics.columns:
-        metrics["type"] = metrics["method"].map(lambda m: METHODS[m].type if m in METHODS else "S")
     metrics = metrics[(metrics["subset"] == subset) & (metrics["table"] == table)]
     if metrics.empty:
         raise ValueError(f"no per-run metrics on the {subset!r} subset")

@@ -23,7 +23,7 @@ from sklearn.ensemble import RandomForestRegressor
 
 from vkdnw.graf import feature_frame
 from vkdnw.io import read_parquet, write_parquet
-from vkdnw.metrics import MODELS, evaluate
+from vkdnw.metrics import MODELS, collections, evaluate, with_accuracy
 
 VKDNW_FEATURES = [f"vkdnw_lambda_{k}" for k in range(1, 10)] + ["aleph", "flops"]
 ZCS_FEATURES = ["vkdnw", "jacov", "expressivity", "progressivity", "trainability", "gradnorm", "grasp", "snip",
@@ -85,16 +85,9 @@ def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_trai
 def run_model_metrics(scores_path: str | Path, benchmark_path: str | Path, out: str | Path, *, dataset: str,
                       seed: int, n_train: int, ndcg_k: int, rf: dict | None = None) -> pd.DataFrame:
     scores = read_parquet(scores_path, ("arch_str", "is_unique"))
-    bench = read_parquet(benchmark_path, ("arch_str",))
-    acc_col = f"acc_{dataset}"
-    df = scores.merge(bench[["arch_str", acc_col]], on="arch_str", how="left")
-    if df[acc_col].isna().any():
-        raise ValueError(f"{int(df[acc_col].isna().sum())} scored archs have no {dataset} accuracy")
-    subsets = {"unique": df[df["is_unique"]]}
-    if not df["is_unique"].all():
-        subsets["all"] = df
+    df, acc_col = with_accuracy(scores, benchmark_path, dataset)
     rows = []
-    for subset, part in subsets.items():
+    for subset, part in collections(df).items():
         part = part.reset_index(drop=True)
         for r in fit_and_evaluate(part, part[acc_col].to_numpy(), seed=seed, n_train=n_train, ndcg_k=ndcg_k, rf=rf):
             rows.append({**r, "dataset": dataset, "seed": seed, "subset": subset, "table": "main",

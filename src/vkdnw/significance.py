@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from vkdnw.io import read_parquet, write_parquet
-from vkdnw.metrics import evaluate
+from vkdnw.metrics import collections, evaluate, with_accuracy
 from vkdnw.ranking import rerank_aggregates
 
 METRICS = ("kt", "spr", "ndcg")
@@ -61,9 +61,8 @@ def run_significance(ranks_path: str | Path, benchmark_path: str | Path, out: st
     """Permutation p-values of every method, and bootstrap intervals of :data:`PAIRS`, on the
     run's unique nets (Table 1's collection)."""
     ranks = read_parquet(ranks_path, ("arch_str", "is_unique"))
-    bench = read_parquet(benchmark_path, ("arch_str",))
-    acc_col = f"acc_{dataset}"
-    df = rerank_aggregates(ranks[ranks["is_unique"]]).merge(bench[["arch_str", acc_col]], on="arch_str")
+    df, acc_col = with_accuracy(ranks, benchmark_path, dataset)
+    df = rerank_aggregates(collections(df)["unique"])
     acc = df[acc_col].to_numpy()
     skip = {"arch_str", "index", "is_unique", acc_col}
     methods = methods or [c for c in df.columns if c not in skip]

@@ -19,7 +19,7 @@ from torch import nn
 
 from vkdnw.proxies.common import fresh_net
 from vkdnw.proxies.registry import NetContext, register_proxy
-from vkdnw.proxies.zc import ZC_SOURCES, batches, zc_settings
+from vkdnw.proxies.zc import ZC_SOURCES, batches
 from vkdnw.rng import generator
 
 NAN_COND = 100000.0
@@ -71,7 +71,6 @@ def score_tenas(ctx: NetContext) -> dict:
     net = fresh_net(ctx).train()
     b = batches(ctx, "tenas")[0]
     cond = ntk_condition(ntk_jacobian(net, b.x))
-    batch_size, _ = zc_settings(ctx, "tenas")
     g = generator(ctx.seed, ctx.dataset, ctx.arch_str, "linear_regions")
-    noise = torch.randn(batch_size, 3, ctx.resolution, ctx.resolution, generator=g).to(ctx.device)
+    noise = torch.randn(len(b.x), 3, ctx.resolution, ctx.resolution, generator=g).to(ctx.device)
     return {"ntk": -cond, "linear_regions": linear_regions(net, noise), "input": b.kind}

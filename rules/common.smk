@@ -4,7 +4,7 @@ import os
 
 from vkdnw.benchmark import check_benchmark
 from vkdnw.proxies.registry import source_hash
-from vkdnw.scoring import n_shards, select_archs
+from vkdnw.scoring import n_blocks, select_archs
 from vkdnw.workflow import proxy_settings
 
 # A malformed benchmark table stops the workflow here, before any scoring job starts.
@@ -16,7 +16,7 @@ R = config["results"]
 NB = f"{R}/nb201"
 RUN = f"{NB}/{{dataset}}/seed{{seed}}"
 ARCHS = select_archs(config["subset"], config["n_archs"], config["sample_seed"])
-SHARDS = [f"{k:03d}" for k in range(n_shards(len(ARCHS), config["shard_size"]))]
+BLOCKS = [f"{k:03d}" for k in range(n_blocks(len(ARCHS), config["block_size"]))]
 SUBSETS = ["unique", "all"] if config["subset"] == "all" else ["unique"]
 # Proxy groups per dataset (`dataset_proxies` overrides `proxies` for the datasets it names).
 PROXIES = {
@@ -29,7 +29,7 @@ TABLE_OF_SUBSET = {"unique": "table1", "all": "table6"}
 wildcard_constraints:
     dataset="|".join(config["datasets"]).replace("-", "\\-"),
     seed=r"\d+",
-    shard=r"\d{3}",
+    block=r"\d{3}",
     proxy="|".join(ALL_PROXIES),
     subset="unique|all",
 
@@ -53,11 +53,11 @@ def proxy_code_hash(wildcards):
     return source_hash(wildcards.proxy)
 
 
-def run_shards(wildcards):
+def run_blocks(wildcards):
     return expand(
-        f"{NB}/{wildcards.dataset}/seed{wildcards.seed}/scores/{{proxy}}/shard{{shard}}.parquet",
+        f"{NB}/{wildcards.dataset}/seed{wildcards.seed}/scores/{{proxy}}/block{{block}}.parquet",
         proxy=PROXIES[wildcards.dataset],
-        shard=SHARDS,
+        block=BLOCKS,
     )
 
 

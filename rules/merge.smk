@@ -1,9 +1,9 @@
-# Stage 2: join the shards of one run.
+# Stage 2: join the score blocks of one run.
 
 
 rule merge_scores:
     input:
-        run_shards,
+        run_blocks,
     output:
         f"{RUN}/scores.parquet",
     log:
@@ -15,4 +15,4 @@ rule merge_scores:
     params:
         selection=selection_args(),
     shell:
-        "vkdnw merge --shards {input} {params.selection} --expected --out {output} > {log} 2>&1"
+        "vkdnw merge --blocks {input} {params.selection} --expected --out {output} > {log} 2>&1"

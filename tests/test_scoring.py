@@ -3,8 +3,8 @@ import pytest
 
 from vkdnw.cli import main
 from vkdnw.io import read_parquet
-from vkdnw.scoring import score_shard, select_archs
-from vkdnw.workflow import merge_shards
+from vkdnw.scoring import score_block, select_archs
+from vkdnw.workflow import merge_blocks
 
 SETTINGS = {"vkdnw": {"batch_size": 2}}
 
@@ -17,13 +17,13 @@ def test_selection():
         select_archs("some")
 
 
-def test_shard_layout_and_order_do_not_change_numbers(tmp_path):
+def test_block_layout_and_order_do_not_change_numbers(tmp_path):
     archs = select_archs("unique", 4, 1)
     kw = dict(proxy="vkdnw", dataset="ImageNet16-120", seed=3, settings=SETTINGS, progress=False)
-    whole = score_shard(archs, out=tmp_path / "whole.parquet", **kw)
-    parts = pd.concat([score_shard(archs[2:], out=tmp_path / "b.parquet", **kw),
-                       score_shard(archs[:1][::-1], out=tmp_path / "a.parquet", **kw),
-                       score_shard([archs[1]], out=tmp_path / "c.parquet", **kw)])
+    whole = score_block(archs, out=tmp_path / "whole.parquet", **kw)
+    parts = pd.concat([score_block(archs[2:], out=tmp_path / "b.parquet", **kw),
+                       score_block(archs[:1][::-1], out=tmp_path / "a.parquet", **kw),
+                       score_block([archs[1]], out=tmp_path / "c.parquet", **kw)])
     parts = parts.set_index("arch_str").loc[archs]
     assert whole["vkdnw"].tolist() == parts["vkdnw"].tolist()
     assert whole["vkdnw_lambda_9"].tolist() == parts["vkdnw_lambda_9"].tolist()
@@ -33,7 +33,7 @@ def test_resume_from_partial(tmp_path, monkeypatch):
     archs = select_archs("unique", 3, 2)
     out = tmp_path / "s.parquet"
     kw = dict(proxy="size", dataset="cifar10", seed=1, settings={}, progress=False)
-    full = score_shard(archs, out=tmp_path / "full.parquet", **kw)
+    full = score_block(archs, out=tmp_path / "full.parquet", **kw)
     # A checkpoint with the first net done: only the other two may be scored.
     full.iloc[:1].to_parquet(out.with_name(out.name + ".partial.parquet"))
     scored = []
@@ -41,7 +41,7 @@ def test_resume_from_partial(tmp_path, monkeypatch):
 
     real = sc.score_net
     monkeypatch.setattr(sc, "score_net", lambda p, ctx: scored.append(ctx.arch_str) or real(p, ctx))
-    df = score_shard(archs, out=out, **kw)
+    df = score_block(archs, out=out, **kw)
     assert scored == archs[1:]
     assert df.drop(columns="seconds").equals(full.drop(columns="seconds"))
     assert not out.with_name(out.name + ".partial.parquet").exists()
@@ -51,20 +51,20 @@ def test_merge_detects_problems(tmp_path):
     archs = select_archs("unique", 2, 0)
     d = tmp_path / "scores"
     for proxy, settings in (("size", {}), ("vkdnw", SETTINGS)):
-        score_shard(archs, proxy=proxy, dataset="cifar10", seed=1, settings=settings,
-                    out=d / proxy / "shard000.parquet", progress=False)
-    shards = [str(d / "size/shard000.parquet"), str(d / "vkdnw/shard000.parquet")]
-    merged = merge_shards(shards, tmp_path / "m.parquet", expected=True, subset="unique", n_archs=2)
+        score_block(archs, proxy=proxy, dataset="cifar10", seed=1, settings=settings,
+                    out=d / proxy / "block000.parquet", progress=False)
+    blocks = [str(d / "size/block000.parquet"), str(d / "vkdnw/block000.parquet")]
+    merged = merge_blocks(blocks, tmp_path / "m.parquet", expected=True, subset="unique", n_archs=2)
     assert {"vkdnw", "params", "flops", "aleph", "seconds_vkdnw", "seconds_size"} <= set(merged.columns)
     with pytest.raises(ValueError, match="missing"):
-        merge_shards(shards, tmp_path / "m2.parquet", expected=True, subset="unique", n_archs=3)
+        merge_blocks(blocks, tmp_path / "m2.parquet", expected=True, subset="unique", n_archs=3)
     with pytest.raises(ValueError, match="scored twice"):
-        merge_shards(shards + shards[:1], tmp_path / "m3.parquet")
-    (d / "size/shard000.parquet").write_bytes(b"PAR1 truncated")
-    with pytest.raises(ValueError, match="corrupt shard.*not a readable Parquet"):
-        merge_shards(shards, tmp_path / "m4.parquet")
+        merge_blocks(blocks + blocks[:1], tmp_path / "m3.parquet")
+    (d / "size/block000.parquet").write_bytes(b"PAR1 truncated")
+    with pytest.raises(ValueError, match="corrupt block.*not a readable Parquet"):
+        merge_blocks(blocks, tmp_path / "m4.parquet")
     assert not (tmp_path / "m4.parquet").exists()
-    assert not (d / "size/shard000.parquet").exists() and (d / "size/shard000.parquet.corrupt").exists()
+    assert not (d / "size/block000.parquet").exists() and (d / "size/block000.parquet.corrupt").exists()
 
 
 def test_cli_rescore_and_bad_arch_list(tmp_path, capsys):
@@ -81,8 +81,8 @@ def test_cli_rescore_and_bad_arch_list(tmp_path, capsys):
     assert not (tmp_path / "o.parquet").exists()
 
 
-def test_sigkill_mid_shard_then_resume(tmp_path):
-    """Kill a scoring job with SIGKILL mid-shard; the rerun resumes and equals a clean run."""
+def test_sigkill_mid_block_then_resume(tmp_path):
+    """Kill a scoring job with SIGKILL mid-block; the rerun resumes and equals a clean run."""
     import os
     import signal
     import subprocess
@@ -101,7 +101,7 @@ def test_sigkill_mid_shard_then_resume(tmp_path):
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not out.exists(), "the shard finished before it could be killed"
+    assert not out.exists(), "the block finished before it could be killed"
     done_before = len(read_parquet(partial))
     assert 2 <= done_before < len(archs)
     subprocess.run([*cmd, "--out", str(out)], check=True, timeout=600)
@@ -119,7 +119,7 @@ def test_nan_score_is_recorded_not_fatal(tmp_path, monkeypatch):
 
     monkeypatch.setattr("vkdnw.proxies.vkdnw.entropy", lambda q: float("nan"))
     archs = select_archs("unique", 2, 9)
-    df = score_shard(archs, proxy="vkdnw", dataset="cifar10", seed=1, settings=SETTINGS,
+    df = score_block(archs, proxy="vkdnw", dataset="cifar10", seed=1, settings=SETTINGS,
                      out=tmp_path / "s.parquet", progress=False)
     assert len(df) == 2 and df["vkdnw"].map(math.isnan).all()
     assert df["error"].str.contains("FloatingPointError: non-finite VKDNW value").all()

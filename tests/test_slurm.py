@@ -81,7 +81,7 @@ def test_profile_runs_all_on_slurm(slurm, tmp_path):
     assert len(ids) >= 4, out[-3000:]
     assert (work / "results/nb201/tables/table1.csv").exists()
     assert len(pd.read_parquet(work / "results/nb201/ImageNet16-120/seed1/scores.parquet")) == 4
-    # The scoring group (both proxies' shards in one allocation) asked for the GPU.
+    # The scoring group (both proxies. blocks in one allocation) asked for the GPU.
     tres = subprocess.run(["sacct", "-X", "-n", "-P", "-j", ",".join(ids), "-o", "JobID,ReqTRES"],
                           capture_output=True, text=True, timeout=60).stdout
     print(tres)

@@ -28,9 +28,9 @@ def _snakemake(workdir: Path, *args: str, env: dict | None = None) -> str:
     return proc.stdout + proc.stderr
 
 
-def _planned(workdir: Path, env: dict | None = None) -> dict[str, int]:
+def _planned(workdir: Path, *args: str, env: dict | None = None) -> dict[str, int]:
     """Jobs a dry run would execute, per rule."""
-    out = _snakemake(workdir, "-n", "--quiet", "rules", env=env)
+    out = _snakemake(workdir, "-n", "--quiet", "rules", *args, env=env)
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", out, re.M) if m.group(1) != "total"}
 
 
@@ -124,15 +124,37 @@ def test_metrics_setting_reruns_no_scoring(tiny_run):
         planned = _planned(work)
     finally:
         _with_config(work, cfg)
-    assert "score_shard" not in planned and "merge_scores" not in planned and "rank_nets" not in planned
+    assert "score_block" not in planned and "merge_scores" not in planned and "rank_nets" not in planned
     assert planned["evaluate_run"] == len(cfg["datasets"]) * len(cfg["seeds"])
 
 
-def _n_shards(cfg) -> int:
-    return -(-cfg["n_archs"] // cfg["shard_size"])
+def _n_blocks(cfg) -> int:
+    return -(-cfg["n_archs"] // cfg["block_size"])
 
 
-def test_vkdnw_setting_reruns_only_vkdnw_shards(tiny_run):
+def test_shard_size_reruns_nothing(tiny_run):
+    """A shard is the bundle of blocks one cluster allocation scores (a job group): scheduling
+    only. Bundling 1 or 3 blocks per job, as the SLURM profile's group-components does, plans
+    no job; the profile itself is dry-run here too (its executor is not contacted by -n)."""
+    work, _ = tiny_run
+    for n in (1, 3):
+        assert _planned(work, "--groups", "score_block=scoring", "--group-components", f"scoring={n}") == {}
+    assert _planned(work, "--profile", str(REPO / "slurm"), "--group-components", "scoring=2") == {}
+
+
+def test_block_size_is_the_layout_and_rescores(tiny_run):
+    work, cfg = tiny_run
+    try:
+        _with_config(work, cfg, block_size=2)
+        planned = _planned(work)
+    finally:
+        _with_config(work, cfg)
+    n_runs = len(cfg["datasets"]) * len(cfg["seeds"])
+    assert planned["score_block"] == n_runs * len(cfg["proxies"]) * -(-cfg["n_archs"] // 2)
+    assert planned["merge_scores"] == n_runs
+
+
+def test_vkdnw_setting_reruns_only_vkdnw_blocks(tiny_run):
     work, cfg = tiny_run
     try:
         _with_config(work, cfg, vkdnw={**cfg["vkdnw"], "n_tensors": 64})
@@ -141,7 +163,7 @@ def test_vkdnw_setting_reruns_only_vkdnw_shards(tiny_run):
     finally:
         _with_config(work, cfg)
     n_runs = len(cfg["datasets"]) * len(cfg["seeds"])
-    assert planned["score_shard"] == n_runs * _n_shards(cfg)
+    assert planned["score_block"] == n_runs * _n_blocks(cfg)
     assert "proxy=size" not in out and "proxy=vkdnw" in out
 
 
@@ -154,7 +176,7 @@ def _rescored_proxies(out: str) -> set[str]:
     ("proxies/jacov.py", {"jacov"}),
     ("proxies/zc.py", {"jacov", "aznas", "tenas"}),  # shared by the zero-cost proxies only
 ])
-def test_proxy_code_change_reruns_only_its_shards(tiny_run, tmp_path, changed, expected):
+def test_proxy_code_change_reruns_only_its_blocks(tiny_run, tmp_path, changed, expected):
     work, cfg = tiny_run
     src = tmp_path / "src"
     shutil.copytree(REPO / "src/vkdnw", src / "vkdnw")
@@ -164,7 +186,7 @@ def test_proxy_code_change_reruns_only_its_shards(tiny_run, tmp_path, changed, e
     planned = _planned(work, env=env)
     out = _snakemake(work, "-n", env=env)
     n_runs = len(cfg["datasets"]) * len(cfg["seeds"])
-    assert planned["score_shard"] == n_runs * _n_shards(cfg) * len(expected)
+    assert planned["score_block"] == n_runs * _n_blocks(cfg) * len(expected)
     assert _rescored_proxies(out) == expected
     assert _planned(work) == {}  # the unchanged code still has nothing to do
 
@@ -179,7 +201,7 @@ def test_data_path_reruns_only_real_input_proxies_of_that_dataset(tiny_run, tmp_
         _with_config(work, cfg)
     # The paper fed real images to Jacov and TE-NAS (of these); AZ-NAS and VKDNW take noise.
     assert _rescored_proxies(out) == {"jacov", "tenas"}
-    assert planned["score_shard"] == len(cfg["seeds"]) * _n_shards(cfg) * 2
+    assert planned["score_block"] == len(cfg["seeds"]) * _n_blocks(cfg) * 2
     assert set(re.findall(r"dataset=([\w-]+), seed=\d+, proxy=", out)) == {"cifar10"}
 
 
@@ -187,10 +209,10 @@ def test_invalid_config_names_the_key(tiny_run, tmp_path):
     work, cfg = tiny_run
     bad = tmp_path / "w"
     bad.mkdir()
-    (bad / "config.yaml").write_text(yaml.safe_dump({**cfg, "shard_size": 0}))
+    (bad / "config.yaml").write_text(yaml.safe_dump({**cfg, "block_size": 0}))
     proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(bad), "-n"],
                           capture_output=True, text=True, timeout=TIMEOUT)
-    assert proc.returncode != 0 and "shard_size" in proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "block_size" in proc.stdout + proc.stderr
 
 
 def test_lint_and_format():
@@ -290,12 +312,12 @@ def test_benchmark_change_reruns_only_evaluation(tiny_run, tmp_path):
     assert planned["ingest_benchmark"] == 1 and planned["evaluate_run"] == len(cfg["datasets"]) * len(cfg["seeds"])
 
 
-def test_corrupt_shard_is_detected_and_rescored(tiny_run):
+def test_corrupt_block_is_detected_and_rescored(tiny_run):
     work, cfg = tiny_run
-    shard = work / "results/nb201/cifar10/seed1/scores/vkdnw/shard000.parquet"
-    good = pd.read_parquet(shard)
-    shard.write_bytes(shard.read_bytes()[:100])  # truncated
-    # The merge is pending (its outputs and their target are absent), as when shards were just scored.
+    block = work / "results/nb201/cifar10/seed1/scores/vkdnw/block000.parquet"
+    good = pd.read_parquet(block)
+    block.write_bytes(block.read_bytes()[:100])  # truncated
+    # The merge is pending (its outputs and their target are absent), as when blocks were just scored.
     for f in ("scores.parquet", "ranks.parquet"):
         (work / "results/nb201/cifar10/seed1" / f).unlink()
     cmd = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
@@ -303,9 +325,9 @@ def test_corrupt_shard_is_detected_and_rescored(tiny_run):
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
     assert first.returncode != 0
     log = (work / "results/nb201/cifar10/seed1/logs/merge_scores.log").read_text()
-    assert "corrupt shard" in log and "shard000.parquet" in log
-    _snakemake(work, "--cores", "2")  # the rerun rescores the shard and merges
-    again = pd.read_parquet(shard)
+    assert "corrupt block" in log and "block000.parquet" in log
+    _snakemake(work, "--cores", "2")  # the rerun rescores the block and merges
+    again = pd.read_parquet(block)
     assert again["vkdnw"].tolist() == good["vkdnw"].tolist()
     assert _planned(work) == {}
 
@@ -327,8 +349,8 @@ def test_dataset_proxies_limits_a_datasets_groups(tiny_run):
         planned = _planned(work)
     finally:
         _with_config(work, cfg)
-    # cifar10 now merges two groups' shards: no scoring, a new merge per cifar10 run.
-    assert "score_shard" not in planned
+    # cifar10 now merges two groups. blocks: no scoring, a new merge per cifar10 run.
+    assert "score_block" not in planned
     assert planned["merge_scores"] == len(cfg["seeds"])
 
 
@@ -341,5 +363,5 @@ def test_model_driven_setting_reruns_only_the_model_stage(tiny_run):
         _with_config(work, cfg)
     n_runs = len(cfg["datasets"]) * len(cfg["seeds"])
     assert planned.get("model_driven") == n_runs
-    assert not {"score_shard", "merge_scores", "rank_nets", "evaluate_run"} & set(planned)
+    assert not {"score_block", "merge_scores", "rank_nets", "evaluate_run"} & set(planned)
     assert planned.get("make_table") == 1  # Table 1 only; Table 10 has no model rows

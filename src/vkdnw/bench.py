@@ -90,8 +90,8 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
                   threads: int, out: str | None = None) -> pd.DataFrame:
     """Median (and max) seconds per net of each proxy group on the same unique archs.
 
-    Each net is scored exactly as a shard job scores it (random input at ``batch_size``), so
-    the medians predict a shard's cost: nets x median / cores.
+    Each net is scored exactly as a scoring job scores it (random input at ``batch_size``), so
+    the medians predict a block's cost: nets x median / cores.
     """
     from vkdnw.scoring import score_net
 

@@ -26,15 +26,15 @@ def cmd_archs(a: argparse.Namespace) -> None:
 
 
 def cmd_score(a: argparse.Namespace) -> None:
-    from vkdnw.scoring import read_arch_list, score_shard, select_archs, shard_archs
+    from vkdnw.scoring import block_archs, read_arch_list, score_block, select_archs
 
     torch.set_num_threads(a.threads)
     if a.archs:
         archs = read_arch_list(a.archs)
     else:
         archs = select_archs(a.subset, a.n_archs, a.sample_seed)
-        archs = shard_archs(archs, a.shard, a.shard_size)
-    score_shard(archs, proxy=a.proxy, dataset=a.dataset, seed=a.seed, settings=_settings(a.settings),
+        archs = block_archs(archs, a.block, a.block_size)
+    score_block(archs, proxy=a.proxy, dataset=a.dataset, seed=a.seed, settings=_settings(a.settings),
                 out=a.out, device=a.device, progress=not a.quiet)
 
 
@@ -56,9 +56,9 @@ def cmd_rescore(a: argparse.Namespace) -> None:
 
 
 def cmd_merge(a: argparse.Namespace) -> None:
-    from vkdnw.workflow import merge_shards
+    from vkdnw.workflow import merge_blocks
 
-    merge_shards(a.shards, a.out, expected=a.expected, subset=a.subset, n_archs=a.n_archs,
+    merge_blocks(a.blocks, a.out, expected=a.expected, subset=a.subset, n_archs=a.n_archs,
                  sample_seed=a.sample_seed)
 
 
@@ -185,15 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_archs)
 
-    s = sub.add_parser("score", help="score one shard with one proxy group")
+    s = sub.add_parser("score", help="score one block of the arch list with one proxy group")
     s.add_argument("--proxy", required=True)
     s.add_argument("--dataset", required=True)
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--subset", default="all", choices=["all", "unique"])
     s.add_argument("--n-archs", type=int, default=None)
     s.add_argument("--sample-seed", type=int, default=0)
-    s.add_argument("--shard", type=int, default=0)
-    s.add_argument("--shard-size", type=int, default=500)
+    s.add_argument("--block", type=int, default=0)
+    s.add_argument("--block-size", type=int, default=250)
     s.add_argument("--archs", help="score the archs in this file instead (text, CSV or Parquet)")
     s.add_argument("--settings", default="{}", help="proxy settings as JSON")
     s.add_argument("--device", default="cpu")
@@ -212,8 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("arch", nargs="+")
     s.set_defaults(func=cmd_rescore)
 
-    s = sub.add_parser("merge", help="join the shards of one (dataset, seed) into one table")
-    s.add_argument("--shards", nargs="+", required=True)
+    s = sub.add_parser("merge", help="join the blocks of one (dataset, seed) into one table")
+    s.add_argument("--blocks", nargs="+", required=True)
     s.add_argument("--subset", default="all", choices=["all", "unique"])
     s.add_argument("--n-archs", type=int, default=None)
     s.add_argument("--sample-seed", type=int, default=0)

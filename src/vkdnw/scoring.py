@@ -1,8 +1,10 @@
-"""Scoring shards: run one proxy group over a slice of the arch list, write Parquet.
+"""Scoring blocks: run one proxy group over a slice of the arch list, write Parquet.
 
 The arch list of a run is a pure function of the config (subset, sample size, sample seed),
-and shard ``k`` is its ``k``-th slice of ``shard_size`` archs. Each net's random state comes
-from (seed, dataset, arch) alone, so shard layout never changes a number.
+and block ``k`` is its ``k``-th slice of ``block_size`` archs. Blocks are the results layout
+and the unit a scoring job writes; a cluster "shard" is a bundle of blocks that one
+allocation scores (Snakemake job groups), so the shard size is scheduling only. Each net's
+random state comes from (seed, dataset, arch) alone, so neither layout changes a number.
 """
 
 from __future__ import annotations
@@ -42,14 +44,14 @@ def select_archs(subset: str = "all", n_archs: int | None = None, sample_seed: i
     return archs
 
 
-def n_shards(n: int, shard_size: int) -> int:
-    return max(1, math.ceil(n / shard_size))
+def n_blocks(n: int, block_size: int) -> int:
+    return max(1, math.ceil(n / block_size))
 
 
-def shard_archs(archs: list[str], shard: int, shard_size: int) -> list[str]:
-    if not 0 <= shard < n_shards(len(archs), shard_size):
-        raise ValueError(f"shard {shard} out of range for {len(archs)} archs of {shard_size} per shard")
-    return archs[shard * shard_size : (shard + 1) * shard_size]
+def block_archs(archs: list[str], block: int, block_size: int) -> list[str]:
+    if not 0 <= block < n_blocks(len(archs), block_size):
+        raise ValueError(f"block {block} out of range for {len(archs)} archs of {block_size} per block")
+    return archs[block * block_size : (block + 1) * block_size]
 
 
 def read_arch_list(path: str | Path) -> list[str]:
@@ -96,7 +98,7 @@ def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame
     return pd.DataFrame(rows, columns=cols)
 
 
-def score_shard(
+def score_block(
     archs: list[str],
     *,
     proxy: str,
@@ -113,7 +115,7 @@ def score_shard(
     Progress is checkpointed atomically to ``<out>.partial.parquet`` after every
     ``checkpoint_every`` nets (default: each net, a few ms against a second of scoring), so a
     killed job resumes where it stopped and loses at most the net in flight. The finished
-    shard equals an uninterrupted one: each net's random state depends on nothing else.
+    block equals an uninterrupted one: each net's random state depends on nothing else.
     """
     spec = get_proxy(proxy)
     info = nb201.dataset_info(dataset)

@@ -1,4 +1,4 @@
-"""Glue the Snakemake rules call: config, arch table, merge of shards, provenance manifest."""
+"""Glue the Snakemake rules call: config, arch table, merge of score blocks, provenance manifest."""
 
 from __future__ import annotations
 
@@ -89,11 +89,11 @@ def write_archs(out: str | Path) -> pd.DataFrame:
 
 
 def _proxy_of(path: Path) -> str:
-    return path.parent.name  # .../scores/{proxy}/shard{k}.parquet
+    return path.parent.name  # .../scores/{proxy}/block{k}.parquet
 
 
-def merge_shards(
-    shards: list[str],
+def merge_blocks(
+    blocks: list[str],
     out: str | Path,
     *,
     expected: bool = False,
@@ -101,16 +101,16 @@ def merge_shards(
     n_archs: int | None = None,
     sample_seed: int = 0,
 ) -> pd.DataFrame:
-    """Join all proxies' shards of one run into one row per arch.
+    """Join all proxies' score blocks of one run into one row per arch.
 
-    Per-proxy metadata become ``seconds_<proxy>`` and ``error_<proxy>``. A corrupt shard, an
+    Per-proxy metadata become ``seconds_<proxy>`` and ``error_<proxy>``. A corrupt block, an
     arch scored twice, disagreeing shared columns or (with ``expected``) a missing arch is an
-    error: nothing is merged silently. A corrupt shard is also renamed to ``*.corrupt`` so
+    error: nothing is merged silently. A corrupt block is also renamed to ``*.corrupt`` so
     that rerunning the workflow recomputes it.
     """
     per_proxy: dict[str, list[pd.DataFrame]] = {}
     corrupt: list[str] = []
-    for s in shards:
+    for s in blocks:
         path = Path(s)
         try:
             per_proxy.setdefault(_proxy_of(path), []).append(read_parquet(path, META_COLUMNS))
@@ -119,14 +119,14 @@ def merge_shards(
             path.replace(path.with_name(path.name + ".corrupt"))
             corrupt.append(f"{path} ({exc})")
     if corrupt:
-        raise ValueError(f"{len(corrupt)} corrupt shard(s) moved aside as *.corrupt; rerun snakemake to "
+        raise ValueError(f"{len(corrupt)} corrupt block(s) moved aside as *.corrupt; rerun snakemake to "
                          f"rescore them: " + "; ".join(corrupt))
     merged: pd.DataFrame | None = None
     for proxy in sorted(per_proxy):
         df = pd.concat(per_proxy[proxy], ignore_index=True)
         dup = df["arch_str"][df["arch_str"].duplicated()]
         if len(dup):
-            raise ValueError(f"proxy {proxy}: arch scored twice across shards, e.g. {dup.iloc[0]}")
+            raise ValueError(f"proxy {proxy}: arch scored twice across blocks, e.g. {dup.iloc[0]}")
         df = df.rename(columns={"seconds": f"seconds_{proxy}", "error": f"error_{proxy}",
                                 "input": f"input_{proxy}"})
         df = df.drop(columns=["device", "torch_version"]).assign(**{
@@ -145,7 +145,7 @@ def merge_shards(
             joined = joined.drop(columns=f"{c}__new")
         merged = joined
     if merged is None:
-        raise ValueError("no shards to merge")
+        raise ValueError("no blocks to merge")
     if expected:
         want = set(select_archs(subset, n_archs, sample_seed))
         have = set(merged["arch_str"])

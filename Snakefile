@@ -7,6 +7,9 @@ min_version("8.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 validate(config, "src/vkdnw/config.schema.yaml")
 
 

@@ -147,6 +147,18 @@ def figure_scores(wildcards):
     )
 
 
+def report_tables():
+    """HTML renderings of the tables (what the Snakemake report shows)."""
+    names = list(table_names()) if config["benchmark"] else []
+    if config["benchmark"] and "table1" in names:
+        names.append("table7")
+    if config["benchmark"] and config["significance"]["enabled"]:
+        names.append("significance")
+    if has_groups("size", "vkdnw") or has_groups("size", "aznas"):
+        names.append("table4")
+    return expand(f"{NB}/tables/{{name}}.html", name=names)
+
+
 def all_targets():
     targets = [f"{NB}/archs.parquet"]
     targets += expand(
@@ -157,9 +169,19 @@ def all_targets():
             f"{NB}/tables/{{table}}.{{ext}}", table=table_names(), ext=["csv", "md"]
         )
         targets.append(f"{NB}/manifest.yaml")
+        if "table1" in table_names():
+            targets += [
+                f"{NB}/tables/table7.csv",
+                f"{NB}/figures/figure1_{config['datasets'][0]}.png",
+            ]
+        targets += expand(
+            f"{NB}/figures/rank_accuracy_{{dataset}}.png", dataset=config["datasets"]
+        )
         if config["significance"]["enabled"]:
             targets.append(f"{NB}/tables/significance.csv")
     if has_groups("size", "vkdnw") or has_groups("size", "aznas"):
         targets += expand(f"{NB}/tables/table4.{{ext}}", ext=["csv", "md"])
     targets += figure_files()
+    targets.append(f"{NB}/figures/figure2.png")
+    targets += report_tables()
     return targets

@@ -90,7 +90,14 @@ rule figures:
     input:
         figure_scores,
     output:
-        figure_files(),
+        [
+            (
+                report(f, caption="../report/figure34.rst", category="Figures")
+                if f.endswith(".png")
+                else f
+            )
+            for f in figure_files()
+        ],
     log:
         f"{NB}/logs/figures.log",
     benchmark:
@@ -142,3 +149,108 @@ rule significance_table:
         "../envs/vkdnw.yaml"
     shell:
         "vkdnw concat {input} --out {output} > {log} 2>&1"
+
+
+rule table7:
+    input:
+        f"{NB}/tables/table1.csv",
+    output:
+        csv=f"{NB}/tables/table7.csv",
+        md=f"{NB}/tables/table7.md",
+    log:
+        f"{NB}/logs/table7.log",
+    benchmark:
+        f"{NB}/benchmarks/table7.tsv"
+    conda:
+        "../envs/vkdnw.yaml"
+    shell:
+        "vkdnw table7 --table {input} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+
+
+rule figure1:
+    input:
+        f"{NB}/tables/table1.csv",
+    output:
+        png=report(
+            expand(
+                f"{NB}/figures/figure1_{{dataset}}.png", dataset=config["datasets"]
+            ),
+            caption="../report/figure1.rst",
+            category="Figures",
+        ),
+        svg=expand(f"{NB}/figures/figure1_{{dataset}}.svg", dataset=config["datasets"]),
+    log:
+        f"{NB}/logs/figure1.log",
+    benchmark:
+        f"{NB}/benchmarks/figure1.tsv"
+    conda:
+        "../envs/vkdnw.yaml"
+    params:
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+    shell:
+        "vkdnw figure1 --table {input} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule figure2:
+    output:
+        png=report(
+            f"{NB}/figures/figure2.png",
+            caption="../report/figure2.rst",
+            category="Figures",
+        ),
+        svg=f"{NB}/figures/figure2.svg",
+    log:
+        f"{NB}/logs/figure2.log",
+    benchmark:
+        f"{NB}/benchmarks/figure2.tsv"
+    conda:
+        "../envs/vkdnw.yaml"
+    params:
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+    shell:
+        "vkdnw figure2 --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule rank_accuracy:
+    input:
+        ranks=f"{NB}/{{dataset}}/seed{config['seeds'][0]}/ranks.parquet",
+        benchmark=f"{NB}/benchmark.parquet",
+    output:
+        png=report(
+            f"{NB}/figures/rank_accuracy_{{dataset}}.png",
+            caption="../report/rank_accuracy.rst",
+            category="Figures",
+        ),
+        svg=f"{NB}/figures/rank_accuracy_{{dataset}}.svg",
+    log:
+        f"{NB}/logs/rank_accuracy_{{dataset}}.log",
+    benchmark:
+        f"{NB}/benchmarks/rank_accuracy_{{dataset}}.tsv"
+    conda:
+        "../envs/vkdnw.yaml"
+    params:
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+    shell:
+        "vkdnw rank-accuracy --ranks {input.ranks} --benchmark {input.benchmark}"
+        " --dataset {wildcards.dataset} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule html_table:
+    input:
+        f"{NB}/tables/{{name}}.csv",
+    output:
+        report(
+            f"{NB}/tables/{{name}}.html",
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
+    log:
+        f"{NB}/logs/html_table_{{name}}.log",
+    benchmark:
+        f"{NB}/benchmarks/html_table_{{name}}.tsv"
+    wildcard_constraints:
+        name="table[0-9]+|significance",
+    conda:
+        "../envs/vkdnw.yaml"
+    shell:
+        "vkdnw html-table {input} --title {wildcards.name} --out {output} > {log} 2>&1"

@@ -138,3 +138,15 @@ def test_toy_example_significance():
     # Perfect top is never worse at the top (ties only where a resample misses the top nets),
     # and worse by correlation on average.
     assert ci["ndcg_lo"] > -1e-6 and ci["ndcg_diff"] > 0.2 and ci["kt_diff"] < 0
+
+
+def test_figure2_draws_the_toy_example_metrics(tmp_path):
+    from vkdnw.figures import draw_toy, toy_metrics
+
+    m = toy_metrics().set_index("ranking")
+    damaged = evaluate(_rank_of([2, 3, 0, 1, 4, 5, 6, 7, 8, 9]), ACC, seed=0, ndcg_k=5)
+    assert m.loc["damaged top", "kt"] == pytest.approx(damaged["kt"])
+    assert m.loc["perfect top", "ndcg"] == pytest.approx(1.0) and m.loc["damaged top", "ndcg"] < 0.51
+    files = draw_toy(tmp_path)
+    assert {f.name for f in files} == {"figure2.png", "figure2.svg"}
+    assert "nDCG@5 0.500" in (tmp_path / "figure2.svg").read_text()

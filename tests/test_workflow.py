@@ -84,6 +84,12 @@ def test_outputs(tiny_run):
     for n in (3, 4):
         for ds in cfg["datasets"]:
             assert (nb / f"figures/figure{n}_{ds}.png").stat().st_size > 1000
+    t7 = pd.read_csv(nb / "tables/table7.csv")
+    np.testing.assert_allclose(t7.set_index(["method", "dataset"])["top1"].sort_index(),
+                               table.set_index(["method", "dataset"])["top1"].sort_index())
+    assert t7.loc[t7["method"] == "VKDNW_agg", "paper_top1"].notna().all()
+    for name in ["figure2"] + [f"{k}_{d}" for k in ("figure1", "rank_accuracy") for d in cfg["datasets"]]:
+        assert (nb / f"figures/{name}.png").stat().st_size > 1000 and (nb / f"figures/{name}.svg").exists()
     sig = pd.read_csv(nb / "tables/significance.csv")
     assert set(sig["kind"]) == {"vs_random", "paired_bootstrap"}
     assert sig.loc[sig["kind"] == "vs_random", "p_kt"].between(0.0099, 1).all()  # >= 1 / (1 + n_perm)
@@ -365,3 +371,54 @@ def test_model_driven_setting_reruns_only_the_model_stage(tiny_run):
     assert planned.get("model_driven") == n_runs
     assert not {"score_block", "merge_scores", "rank_nets", "evaluate_run"} & set(planned)
     assert planned.get("make_table") == 1  # Table 1 only; Table 10 has no model rows
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _frame(page, name: str, timeout_s: float = 20.0):
+    """The iframe the report opened for ``name`` (it appears asynchronously after the click)."""
+    for _ in range(int(timeout_s * 10)):
+        frames = [f for f in page.frames if f"filename={name}" in f.url]
+        if frames:
+            return frames[0]
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the report opened no view of {name}")
+
+
+@pytest.mark.browser
+def test_report_renders_every_table_and_figure(tiny_run, tmp_path):
+    """`snakemake --report` on the tiny run, opened in Debian's headless Chromium: every table
+    shows as an HTML table with rows and every figure as a decoded image (DOM checks)."""
+    work, cfg = tiny_run
+    report = tmp_path / "report.html"
+    _snakemake(work, "--report", str(report))
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("no chromium: apt-get install chromium (.ci/run does as root)")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    tables = ["table1", "table10", "table4", "table7", "significance"]
+    figures = ["figure2"] + [f"{k}_{d}" for k in ("figure1", "figure3", "figure4", "rank_accuracy")
+                             for d in cfg["datasets"]]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(report.as_uri())
+        page.get_by_text("Tables", exact=True).first.click()
+        for name in tables:
+            page.locator("tr", has_text=f"tables/{name}.html").first.locator("a").first.click()
+            frame = _frame(page, f"{name}.html")
+            frame.wait_for_selector("table")
+            assert frame.locator("table tr").count() > 1, name
+            if name == "table1":
+                assert "VKDNW_single" in frame.inner_text("body")
+        page.get_by_text("Results", exact=True).first.click()
+        page.get_by_text("Figures", exact=True).first.click()
+        for name in figures:
+            page.locator("tr", has_text=f"figures/{name}.png").first.locator("a").first.click()
+            img = page.locator(f'img[src*="filename={name}.png"]').first
+            img.wait_for(state="visible")
+            assert img.evaluate("i => i.complete && i.naturalWidth") > 100, name
+        page.screenshot(path=str(tmp_path / "report.png"))
+        browser.close()

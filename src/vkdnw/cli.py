@@ -117,6 +117,47 @@ def cmd_figures(a: argparse.Namespace) -> None:
         print(path)
 
 
+def cmd_table7(a: argparse.Namespace) -> None:
+    from vkdnw.metrics import write_top1_table
+
+    write_top1_table(a.table, a.out_csv, a.out_md)
+
+
+def cmd_html_table(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from vkdnw.io import write_text
+
+    # The Snakemake report shows HTML in place; a CSV would only be offered as a download.
+    t = pd.read_csv(a.table)
+    body = t.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-", border=0, classes="vkdnw")
+    style = ("<style>table.vkdnw{border-collapse:collapse;font:13px sans-serif}"
+             "table.vkdnw td,table.vkdnw th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}</style>")
+    write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{a.title}</title>{style}</head>"
+               f"<body><h3>{a.title}</h3>{body}</body></html>\n", a.out)
+
+
+def cmd_figure1(a: argparse.Namespace) -> None:
+    from vkdnw.figures import draw_figure1
+
+    for path in draw_figure1(a.table, a.out_dir):
+        print(path)
+
+
+def cmd_figure2(a: argparse.Namespace) -> None:
+    from vkdnw.figures import draw_toy
+
+    for path in draw_toy(a.out_dir):
+        print(path)
+
+
+def cmd_rank_accuracy(a: argparse.Namespace) -> None:
+    from vkdnw.figures import draw_rank_accuracy
+
+    for path in draw_rank_accuracy(a.ranks, a.benchmark, a.dataset, a.out_dir):
+        print(path)
+
+
 def cmd_table4(a: argparse.Namespace) -> None:
     from vkdnw.io import write_text
     from vkdnw.metrics import aleph_correlations
@@ -275,6 +316,34 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", nargs="+", required=True, help="merged scores.parquet of the runs")
     s.add_argument("--out-dir", required=True)
     s.set_defaults(func=cmd_figures)
+
+    s = sub.add_parser("table7", help="Table 7: top-1 accuracy of each method's pick, from a table1.csv")
+    s.add_argument("--table", required=True, help="table1.csv written by the workflow")
+    s.add_argument("--out-csv", required=True)
+    s.add_argument("--out-md", required=True)
+    s.set_defaults(func=cmd_table7)
+
+    s = sub.add_parser("html-table", help="render a results CSV as an HTML table (for the report)")
+    s.add_argument("table")
+    s.add_argument("--title", default="")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_html_table)
+
+    s = sub.add_parser("figure1", help="Figure 1: nDCG of the training-free methods, from a table1.csv")
+    s.add_argument("--table", required=True)
+    s.add_argument("--out-dir", required=True)
+    s.set_defaults(func=cmd_figure1)
+
+    s = sub.add_parser("figure2", help="Figure 2: the paper's toy example of two rankings")
+    s.add_argument("--out-dir", required=True)
+    s.set_defaults(func=cmd_figure2)
+
+    s = sub.add_parser("rank-accuracy", help="rank vs accuracy densities of the main methods of one run")
+    s.add_argument("--ranks", required=True)
+    s.add_argument("--benchmark", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--out-dir", required=True)
+    s.set_defaults(func=cmd_rank_accuracy)
 
     s = sub.add_parser("table4", help="Table 4: Kendall tau of aleph with VKDNW and the AZ-NAS components")
     s.add_argument("--scores", nargs="+", required=True, help="merged scores.parquet of the runs")

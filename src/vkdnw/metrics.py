@@ -218,3 +218,28 @@ def aleph_correlations(score_files: list[str], *, subset: str = "unique") -> pd.
         raise ValueError("no VKDNW or AZ-NAS scores to correlate with aleph")
     t = pd.DataFrame(rows).groupby(["component", "dataset"], sort=False)["kt"].mean().unstack("dataset")
     return t.reindex([c for c in cols if c in t.index]).reset_index()
+
+
+def write_top1_table(table_csv: str | Path, out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
+    """Table 7: the accuracy of the top net each method picks (mean and std over seeds) per
+    dataset, beside the paper's where it has the row. Read from Table 1's ``top1`` columns,
+    so it is over the same nets (model-driven rows: their test nets)."""
+    from vkdnw.paper import TABLE7
+
+    t = pd.read_csv(table_csv)
+    rows = []
+    for (method, dataset), r in t.set_index(["method", "dataset"]).iterrows():
+        paper = TABLE7.get(method, {}).get(dataset, (np.nan, np.nan))
+        rows.append({"method": method, "type": r["type"], "dataset": dataset, "top1": r["top1"],
+                     "top1_std": r["top1_std"], "n_seeds": r["n_seeds"], "n_nets": r["n_nets"],
+                     "input": r["input"], "paper_top1": paper[0], "paper_top1_std": paper[1]})
+    out = pd.DataFrame(rows)
+    write_text(out.to_csv(index=False, float_format="%.6g"), out_csv)
+    lines = ["# Table 7: accuracy (%) of the top net each method picks, mean ± std over seeds", "",
+             "| method | type | dataset | ours | paper | seeds | nets | input |", "|---|---|---|---|---|---|---|---|"]
+    for r in out.itertuples():
+        ours = f"{r.top1:.2f} ± {r.top1_std:.2f}" if np.isfinite(r.top1_std) else f"{r.top1:.2f}"
+        paper = f"{r.paper_top1:.2f} ± {r.paper_top1_std:.2f}" if np.isfinite(r.paper_top1) else "-"
+        lines.append(f"| {r.method} | {r.type} | {r.dataset} | {ours} | {paper} | {r.n_seeds} | {r.n_nets} | {r.input} |")
+    write_text("\n".join(lines) + "\n", out_md)
+    return out

@@ -61,5 +61,9 @@ def test_model_features_fill_failed_scores_below_every_net():
                            "flops": [1.0, 2.0], "trainability": [-np.inf, -0.5],
                            **{f"vkdnw_lambda_{k}": [1.0, 2.0] for k in range(1, 10)}})
     x = model_features(scores, "(VKDNW+ZCS)_m")
-    assert x["trainability"].tolist() == [-1.5, -0.5]
+    # Zero-cost scores enter as signed log1p (order kept); a failed one sits below every net.
+    assert x["trainability"].tolist() == pytest.approx([-np.log1p(0.5) - 1.0, -np.log1p(0.5)])
+    # SynFlow's 1e66 would overflow the float32 the trees use; its log does not.
+    big = model_features(scores.assign(synflow=[1e66, 1e60]), "(VKDNW+ZCS)_m")["synflow"]
+    assert np.isfinite(big.astype(np.float32)).all() and big[0] > big[1]
     assert model_features(scores.drop(columns="vkdnw_lambda_1"), "VKDNW_m") is None

@@ -45,6 +45,10 @@ def model_features(scores: pd.DataFrame, model: str) -> pd.DataFrame | None:
             return None
         cols += have
     x = scores[cols].astype(float).replace([np.inf, -np.inf], np.nan)
+    # sklearn's trees cast X to float32, which overflows at 3.4e38 (SynFlow reaches 1e66).
+    # A signed log1p keeps every score's order, and order is all a tree splits on.
+    zcs = [c for c in cols if c in ZCS_FEATURES]
+    x[zcs] = np.sign(x[zcs]) * np.log1p(np.abs(x[zcs]))
     # Trees need finite numbers: a failed score (NaN, -inf trainability) becomes the
     # column's minimum minus one, i.e. "worse than every scored net".
     x = x.fillna(x.min() - 1.0).fillna(0.0)

@@ -147,16 +147,24 @@ def figure_scores(wildcards):
     )
 
 
-def report_tables():
-    """HTML renderings of the tables (what the Snakemake report shows)."""
-    names = list(table_names()) if config["benchmark"] else []
-    if config["benchmark"] and "table1" in names:
-        names.append("table7")
-    if config["benchmark"] and config["significance"]["enabled"]:
-        names.append("significance")
+def result_tables():
+    """Names of the tables this config writes under tables/: each as .csv (and .md where its
+    rule writes one) and, for the Snakemake report, as .html."""
+    names = []
+    if config["benchmark"]:
+        names += table_names()
+        if "table1" in names:
+            names.append("table7")
+        if config["significance"]["enabled"]:
+            names.append("significance")
     if has_groups("size", "vkdnw") or has_groups("size", "aznas"):
         names.append("table4")
-    return expand(f"{NB}/tables/{{name}}.html", name=names)
+    return names
+
+
+def output_dir(wildcards, output):
+    """The folder of a rule's first output (for CLIs that write several files there)."""
+    return os.path.dirname(output[0])
 
 
 def all_targets():
@@ -164,24 +172,18 @@ def all_targets():
     targets += expand(
         f"{RUN}/ranks.parquet", dataset=config["datasets"], seed=config["seeds"]
     )
+    tables = result_tables()
+    targets += expand(f"{NB}/tables/{{name}}.{{ext}}", name=tables, ext=["csv", "html"])
+    # Every table but the significance one also has a Markdown rendering.
+    targets += [f"{NB}/tables/{name}.md" for name in tables if name != "significance"]
     if config["benchmark"]:
-        targets += expand(
-            f"{NB}/tables/{{table}}.{{ext}}", table=table_names(), ext=["csv", "md"]
-        )
         targets.append(f"{NB}/manifest.yaml")
-        if "table1" in table_names():
-            targets += [
-                f"{NB}/tables/table7.csv",
-                f"{NB}/figures/figure1_{config['datasets'][0]}.png",
-            ]
+        figures = ["rank_accuracy"] + (["figure1"] if "table1" in table_names() else [])
         targets += expand(
-            f"{NB}/figures/rank_accuracy_{{dataset}}.png", dataset=config["datasets"]
+            f"{NB}/figures/{{figure}}_{{dataset}}.png",
+            figure=figures,
+            dataset=config["datasets"],
         )
-        if config["significance"]["enabled"]:
-            targets.append(f"{NB}/tables/significance.csv")
-    if has_groups("size", "vkdnw") or has_groups("size", "aznas"):
-        targets += expand(f"{NB}/tables/table4.{{ext}}", ext=["csv", "md"])
     targets += figure_files()
     targets.append(f"{NB}/figures/figure2.png")
-    targets += report_tables()
     return targets

@@ -105,7 +105,7 @@ rule figures:
     conda:
         "../envs/vkdnw.yaml"
     params:
-        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        out_dir=output_dir,
     shell:
         "vkdnw figures --scores {input} --out-dir {params.out_dir} > {log} 2>&1"
 
@@ -186,7 +186,7 @@ rule figure1:
     conda:
         "../envs/vkdnw.yaml"
     params:
-        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        out_dir=output_dir,
     shell:
         "vkdnw figure1 --table {input} --out-dir {params.out_dir} > {log} 2>&1"
 
@@ -206,7 +206,7 @@ rule figure2:
     conda:
         "../envs/vkdnw.yaml"
     params:
-        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        out_dir=output_dir,
     shell:
         "vkdnw figure2 --out-dir {params.out_dir} > {log} 2>&1"
 
@@ -229,7 +229,7 @@ rule rank_accuracy:
     conda:
         "../envs/vkdnw.yaml"
     params:
-        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        out_dir=output_dir,
     shell:
         "vkdnw rank-accuracy --ranks {input.ranks} --benchmark {input.benchmark}"
         " --dataset {wildcards.dataset} --out-dir {params.out_dir} > {log} 2>&1"

@@ -2,17 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vkdnw.figures import toy_rank
 from vkdnw.metrics import aggregate, evaluate, tie_broken_order
 from vkdnw.ranking import lexicographic, rank_methods
 
 ACC = np.array([100, 90, 80, 70, 60, 50, 40, 30, 20, 10], dtype=float)
-
-
-def _rank_of(order_best_first):
-    """Ranks (higher = better) for nets listed best first by a method."""
-    rank = np.empty(len(order_best_first))
-    rank[np.array(order_best_first)] = np.arange(len(order_best_first), 0, -1)
-    return rank
 
 
 def test_perfect_ranking():
@@ -24,8 +18,8 @@ def test_perfect_ranking():
 def test_paper_toy_example():
     # Figure 2: "damaged top" swaps the two best with the 3rd and 4th; "perfect top"
     # reverses the order of the four worst.
-    damaged = evaluate(_rank_of([2, 3, 0, 1, 4, 5, 6, 7, 8, 9]), ACC, seed=0, ndcg_k=5)
-    perfect = evaluate(_rank_of([0, 1, 2, 3, 4, 5, 9, 8, 7, 6]), ACC, seed=0, ndcg_k=5)
+    damaged = evaluate(toy_rank([2, 3, 0, 1, 4, 5, 6, 7, 8, 9]), ACC, seed=0, ndcg_k=5)
+    perfect = evaluate(toy_rank([0, 1, 2, 3, 4, 5, 9, 8, 7, 6]), ACC, seed=0, ndcg_k=5)
     assert damaged["kt"] > perfect["kt"] and damaged["spr"] > perfect["spr"]
     assert perfect["ndcg"] == pytest.approx(1.0)
     assert damaged["ndcg"] == pytest.approx(0.5, abs=0.01)
@@ -129,11 +123,11 @@ def test_toy_example_significance():
     but not under nDCG@5 (about the 75th percentile of random rankings)."""
     from vkdnw.significance import paired_bootstrap, permutation_pvalues
 
-    damaged = _rank_of([2, 3, 0, 1, 4, 5, 6, 7, 8, 9])
+    damaged = toy_rank([2, 3, 0, 1, 4, 5, 6, 7, 8, 9])
     p = permutation_pvalues(damaged, ACC, seed=0, n_perm=1000, ndcg_k=5)
     assert p["p_kt"] < 0.005 and p["p_spr"] < 0.005
     assert 0.1 < p["p_ndcg"] < 0.5  # measured 0.228: the 77th percentile
-    perfect = _rank_of([0, 1, 2, 3, 4, 5, 9, 8, 7, 6])
+    perfect = toy_rank([0, 1, 2, 3, 4, 5, 9, 8, 7, 6])
     ci = paired_bootstrap(perfect, damaged, ACC, seed=0, n_boot=300, ndcg_k=5)
     # Perfect top is never worse at the top (ties only where a resample misses the top nets),
     # and worse by correlation on average.
@@ -144,7 +138,7 @@ def test_figure2_draws_the_toy_example_metrics(tmp_path):
     from vkdnw.figures import draw_toy, toy_metrics
 
     m = toy_metrics().set_index("ranking")
-    damaged = evaluate(_rank_of([2, 3, 0, 1, 4, 5, 6, 7, 8, 9]), ACC, seed=0, ndcg_k=5)
+    damaged = evaluate(toy_rank([2, 3, 0, 1, 4, 5, 6, 7, 8, 9]), ACC, seed=0, ndcg_k=5)
     assert m.loc["damaged top", "kt"] == pytest.approx(damaged["kt"])
     assert m.loc["perfect top", "ndcg"] == pytest.approx(1.0) and m.loc["damaged top", "ndcg"] < 0.51
     files = draw_toy(tmp_path)

@@ -124,17 +124,9 @@ def cmd_table7(a: argparse.Namespace) -> None:
 
 
 def cmd_html_table(a: argparse.Namespace) -> None:
-    import pandas as pd
+    from vkdnw.metrics import write_html_table
 
-    from vkdnw.io import write_text
-
-    # The Snakemake report shows HTML in place; a CSV would only be offered as a download.
-    t = pd.read_csv(a.table)
-    body = t.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-", border=0, classes="vkdnw")
-    style = ("<style>table.vkdnw{border-collapse:collapse;font:13px sans-serif}"
-             "table.vkdnw td,table.vkdnw th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}</style>")
-    write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{a.title}</title>{style}</head>"
-               f"<body><h3>{a.title}</h3>{body}</body></html>\n", a.out)
+    write_html_table(a.table, a.out, a.title)
 
 
 def cmd_figure1(a: argparse.Namespace) -> None:

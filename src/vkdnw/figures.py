@@ -57,10 +57,15 @@ def size_profile(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), pd.DataFrame(overall)
 
 
-def _save(fig: plt.Figure, out: Path) -> Path:
-    fmt = out.suffix.lstrip(".")
-    atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"))
-    return out
+def _save(fig: plt.Figure, out_dir: Path, stem: str) -> list[Path]:
+    """Write ``stem``.png and .svg atomically, then free the figure."""
+    written = []
+    for fmt in ("png", "svg"):
+        out = out_dir / f"{stem}.{fmt}"
+        atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"))
+        written.append(out)
+    plt.close(fig)
+    return written
 
 
 def draw_figures(score_files: list[str], out_dir: str | Path) -> list[Path]:
@@ -84,8 +89,7 @@ def draw_figures(score_files: list[str], out_dir: str | Path) -> list[Path]:
             ax.set_title(f"Figure {fig_no}: components vs {size}, {dataset}")
             ax.axhline(0.5 if fig_no == 3 else 0.0, color="grey", lw=0.5)
             ax.legend(fontsize=8)
-            written += [_save(fig, out_dir / f"figure{fig_no}_{dataset}.{ext}") for ext in ("png", "svg")]
-            plt.close(fig)
+            written += _save(fig, out_dir, f"figure{fig_no}_{dataset}")
     return written
 
 
@@ -131,9 +135,7 @@ def draw_toy(out_dir: str | Path) -> list[Path]:
         ax.set_xticks(pos)
     axes[0].set_ylabel("accuracy of the net placed there")
     fig.suptitle("Figure 2: toy example, 10 nets with accuracies 100, 90, ..., 10", fontsize=10)
-    written = [_save(fig, out_dir / f"figure2.{ext}") for ext in ("png", "svg")]
-    plt.close(fig)
-    return written
+    return _save(fig, out_dir, "figure2")
 
 
 def draw_figure1(table_csv: str | Path, out_dir: str | Path) -> list[Path]:
@@ -157,8 +159,7 @@ def draw_figure1(table_csv: str | Path, out_dir: str | Path) -> list[Path]:
         ax.set_xlabel("nDCG@1000 (ours: bars; S single, A aggregated)")
         ax.set_title(f"Figure 1: training-free NAS methods, {dataset}")
         ax.legend(fontsize=8, loc="lower right")
-        written += [_save(fig, out_dir / f"figure1_{dataset}.{ext}") for ext in ("png", "svg")]
-        plt.close(fig)
+        written += _save(fig, out_dir, f"figure1_{dataset}")
     return written
 
 
@@ -192,6 +193,4 @@ def draw_rank_accuracy(ranks_path: str | Path, benchmark_path: str | Path, datas
         ax.set_ylabel(f"{dataset} test accuracy (%)")
     fig.suptitle(f"Rank vs accuracy, {dataset}, {len(df)} nets (log-count density; red: median per decile)",
                  fontsize=10)
-    written = [_save(fig, out_dir / f"rank_accuracy_{dataset}.{ext}") for ext in ("png", "svg")]
-    plt.close(fig)
-    return written
+    return _save(fig, out_dir, f"rank_accuracy_{dataset}")

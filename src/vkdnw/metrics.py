@@ -151,17 +151,19 @@ def aggregate(metrics: pd.DataFrame) -> pd.DataFrame:
     return table[TABLE_COLUMNS].reset_index(drop=True)
 
 
-def to_markdown(table: pd.DataFrame, title: str = "") -> str:
-    def fmt(mean: float, std: float) -> str:
-        return f"{mean:.3f}" if np.isnan(std) else f"{mean:.3f} ± {std:.3f}"
+def mean_std(mean: float, std: float, digits: int = 3) -> str:
+    """"mean ± std", or the mean alone where there is no std (a single seed)."""
+    return f"{mean:.{digits}f}" if np.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
+
+def to_markdown(table: pd.DataFrame, title: str = "") -> str:
     lines = [f"# {title}", ""] if title else []
     lines += ["| method | type | dataset | KT | SPR | nDCG | top-1 | seeds | nets | input | batch |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples(index=False):
         lines.append(
-            f"| {r.method} | {r.type} | {r.dataset} | {fmt(r.kt, r.kt_std)} | {fmt(r.spr, r.spr_std)} | "
-            f"{fmt(r.ndcg, r.ndcg_std)} | {r.top1:.2f} | {r.n_seeds} | {r.n_nets} | {r.input} | {r.batch_size} |"
+            f"| {r.method} | {r.type} | {r.dataset} | {mean_std(r.kt, r.kt_std)} | {mean_std(r.spr, r.spr_std)} | "
+            f"{mean_std(r.ndcg, r.ndcg_std)} | {r.top1:.2f} | {r.n_seeds} | {r.n_nets} | {r.input} | {r.batch_size} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -238,8 +240,19 @@ def write_top1_table(table_csv: str | Path, out_csv: str | Path, out_md: str | P
     lines = ["# Table 7: accuracy (%) of the top net each method picks, mean ± std over seeds", "",
              "| method | type | dataset | ours | paper | seeds | nets | input |", "|---|---|---|---|---|---|---|---|"]
     for r in out.itertuples():
-        ours = f"{r.top1:.2f} ± {r.top1_std:.2f}" if np.isfinite(r.top1_std) else f"{r.top1:.2f}"
-        paper = f"{r.paper_top1:.2f} ± {r.paper_top1_std:.2f}" if np.isfinite(r.paper_top1) else "-"
+        ours = mean_std(r.top1, r.top1_std, 2)
+        paper = "-" if np.isnan(r.paper_top1) else mean_std(r.paper_top1, r.paper_top1_std, 2)
         lines.append(f"| {r.method} | {r.type} | {r.dataset} | {ours} | {paper} | {r.n_seeds} | {r.n_nets} | {r.input} |")
     write_text("\n".join(lines) + "\n", out_md)
     return out
+
+
+def write_html_table(table_csv: str | Path, out: str | Path, title: str = "") -> None:
+    """A results CSV as a standalone HTML table: the Snakemake report shows HTML in place,
+    whereas a CSV is only offered as a download."""
+    t = pd.read_csv(table_csv)
+    body = t.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-", border=0, classes="vkdnw")
+    style = ("<style>table.vkdnw{border-collapse:collapse;font:13px sans-serif}"
+             "table.vkdnw td,table.vkdnw th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}</style>")
+    write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>{style}</head>"
+               f"<body><h3>{title}</h3>{body}</body></html>\n", out)

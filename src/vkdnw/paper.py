@@ -5,13 +5,14 @@ from __future__ import annotations
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
 
-def _rows(text: str) -> dict[str, dict[str, tuple[float, float, float]]]:
-    """Parse "method: 9 numbers" lines (KT SPR nDCG for CIFAR-10, CIFAR-100, ImageNet16-120)."""
+def _rows(text: str, width: int = 3) -> dict[str, dict[str, tuple[float, ...]]]:
+    """Parse "method: numbers" lines: ``width`` numbers per dataset (CIFAR-10, CIFAR-100,
+    ImageNet16-120), e.g. KT SPR nDCG, or a mean and a std."""
     out = {}
     for line in text.strip().splitlines():
         name, nums = line.split(":")
         v = [float(x) for x in nums.split()]
-        out[name.strip()] = {d: tuple(v[3 * i : 3 * i + 3]) for i, d in enumerate(DATASETS)}
+        out[name.strip()] = {d: tuple(v[width * i : width * i + width]) for i, d in enumerate(DATASETS)}
     return out
 
 
@@ -117,13 +118,10 @@ def paper_row(method: str, dataset: str, table: str, batch_size: int) -> tuple[f
     source = TABLE1 if table == "table1" else TABLE6
     return source.get(method, {}).get(dataset)
 
+
 # Table 7 (supplement): accuracy of the top net each method picks, mean and std over 5 runs,
 # per dataset (CIFAR-10, CIFAR-100, ImageNet16-120).
-TABLE7: dict[str, dict[str, tuple[float, float]]] = {
-    name: {d: (v[2 * i], v[2 * i + 1]) for i, d in enumerate(DATASETS)}
-    for name, v in (
-        (line.split(":")[0].strip(), [float(x) for x in line.split(":")[1].split()])
-        for line in """
+TABLE7 = _rows("""
 FLOPs: 93.76 0.15 71.11 0.28 41.44 0.72
 ZiCo: 93.80 0.18 71.21 0.30 42.12 0.79
 TE-NAS: 92.47 0.30 67.20 1.01 39.22 1.99
@@ -134,6 +132,4 @@ GRAF: 94.10 0.20 72.78 0.45 45.94 0.42
 VKDNW_m: 93.57 0.12 70.94 0.20 43.64 0.22
 (VKDNW+ZCS)_m: 94.07 0.11 72.79 0.21 46.48 0.23
 (VKDNW+ZCS+GRAF)_m: 94.19 0.11 72.58 0.20 46.29 0.25
-""".strip().splitlines()
-    )
-}
+""", width=2)

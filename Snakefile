@@ -20,6 +20,7 @@ include: "rules/merge.smk"
 include: "rules/rank.smk"
 include: "rules/model.smk"
 include: "rules/metrics.smk"
+include: "rules/ablations.smk"
 include: "rules/archive.smk"
 
 

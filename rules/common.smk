@@ -2,6 +2,7 @@
 import json
 import os
 
+from vkdnw.ablation import TABLES as ABLATION_TABLES, settings_by_id, table_settings
 from vkdnw.benchmark import check_benchmark
 from vkdnw.proxies.registry import source_hash
 from vkdnw.scoring import n_blocks, select_archs
@@ -24,20 +25,29 @@ PROXIES = {
 }
 ALL_PROXIES = sorted({p for groups in PROXIES.values() for p in groups})
 TABLE_OF_SUBSET = {"unique": "table1", "all": "table6"}
+# Ablations (Tables 5/8/9): each distinct VKDNW setting is one scoring run of its own.
+ABL_CFG = config["ablations"]
+ABL_SETTINGS = settings_by_id(config)
+ABL_ARCHS = select_archs(ABL_CFG["subset"], ABL_CFG["n_archs"], ABL_CFG["sample_seed"])
+ABL_BLOCKS = [f"{k:03d}" for k in range(n_blocks(len(ABL_ARCHS), config["block_size"]))]
+ABL = f"{NB}/ablations/{{setting}}/{{dataset}}/seed{{seed}}"
 
 
 wildcard_constraints:
-    dataset="|".join(config["datasets"]).replace("-", "\\-"),
+    dataset="|".join(sorted({*config["datasets"], ABL_CFG["dataset"]})).replace(
+        "-", "\\-"
+    ),
     seed=r"\d+",
     block=r"\d{3}",
-    proxy="|".join(ALL_PROXIES),
+    proxy="|".join([*ALL_PROXIES, "vkdnw_real"]),
     subset="unique|all",
+    setting="|".join(ABL_SETTINGS).replace(".", "\\."),
 
 
-def selection_args():
-    """CLI flags that reproduce the arch selection of this config."""
-    n = config["n_archs"]
-    return f"--subset {config['subset']} --sample-seed {config['sample_seed']}" + (
+def selection_args(cfg=config):
+    """CLI flags that reproduce the arch selection of this config (or of its ablations)."""
+    n = cfg["n_archs"]
+    return f"--subset {cfg['subset']} --sample-seed {cfg['sample_seed']}" + (
         f" --n-archs {n}" if n else ""
     )
 
@@ -187,3 +197,43 @@ def all_targets():
     targets += figure_files()
     targets.append(f"{NB}/figures/figure2.png")
     return targets
+
+
+# ----------------------------------------------------------------------------- ablations
+
+
+def ablation_settings_json(wildcards):
+    setting = ABL_SETTINGS[wildcards.setting]
+    data = config["data"].get(wildcards.dataset)
+    return json.dumps(setting.settings(config["vkdnw"]["fim"], data), sort_keys=True)
+
+
+def ablation_blocks(wildcards):
+    run = f"{NB}/ablations/{wildcards.setting}/{wildcards.dataset}/seed{wildcards.seed}"
+    proxy = ABL_SETTINGS[wildcards.setting].proxy
+    return expand(f"{run}/scores/{proxy}/block{{block}}.parquet", block=ABL_BLOCKS)
+
+
+def ablation_batch_size_json(wildcards):
+    return json.dumps({"vkdnw": ABL_SETTINGS[wildcards.setting].batch_size})
+
+
+def ablation_metrics(wildcards):
+    return expand(
+        f"{ABL}/metrics.parquet",
+        setting=table_settings(config, wildcards.table),
+        dataset=ABL_CFG["dataset"],
+        seed=ABL_CFG["seeds"],
+    )
+
+
+def ablation_targets(wildcards):
+    if not config["benchmark"]:
+        raise ValueError(
+            "the ablations target needs `benchmark` in the config (Tables 5/8/9 are metrics)"
+        )
+    return expand(
+        f"{NB}/tables/{{table}}.{{ext}}",
+        table=ABLATION_TABLES,
+        ext=["csv", "md", "html"],
+    )

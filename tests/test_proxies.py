@@ -29,7 +29,8 @@ def _ctx(arch=DENSE, dataset="ImageNet16-120", seed=1, batch=4, data=None, proxy
 
 
 def test_registry_has_every_table1_proxy():
-    assert set(ZERO_COST) | {"size", "vkdnw"} == set(list_proxies())
+    # vkdnw_real is Table 5's real-input ablation of VKDNW, not a Table 1 row.
+    assert set(ZERO_COST) | {"size", "vkdnw", "vkdnw_real"} == set(list_proxies())
     with pytest.raises(ValueError, match="unknown proxy 'nope'"):
         get_proxy("nope")
 
@@ -237,3 +238,19 @@ def test_bench_proxies_reports_median_cost_per_proxy_and_dataset(tmp_path):
     assert list(summary.index.get_level_values("proxy")) == ["synflow", "naswot"]
     assert (summary["median"] > 0).all() and (summary["size"] == 2).all()
     assert len(pd.read_csv(out)) == 4
+
+
+def test_vkdnw_real_is_vkdnw_on_noise_and_reads_images_when_given(tiny_datasets):
+    """Table 5's real-input VKDNW: without a data path it is exactly VKDNW (same noise stream);
+    with one, it sees training images and says so."""
+    from vkdnw.proxies.vkdnw import score_vkdnw
+
+    s = {"batch_size": 4, "n_tensors": 16}
+    ctx = NetContext(DENSE, "cifar10", 1, 10, 32, {"vkdnw": s, "vkdnw_real": {**s, "data": None}})
+    noise, ref = score_net("vkdnw_real", ctx), score_vkdnw(ctx)
+    assert noise["input"] == "random" and all(noise[k] == ref[k] for k in ref)
+    real_ctx = NetContext(DENSE, "cifar10", 1, 10, 32, {"vkdnw_real": {**s, "data": str(tiny_datasets["cifar10"])}})
+    real = score_net("vkdnw_real", real_ctx)
+    assert real["input"] == "real" and real["vkdnw"] != ref["vkdnw"] and real["aleph"] == ref["aleph"]
+    assert proxy_settings({"vkdnw": s, "data": {"cifar10": "/d"}}, "vkdnw_real", "cifar10") == {
+        "vkdnw_real": {**s, "data": "/d"}}

@@ -30,7 +30,7 @@ def _snakemake(workdir: Path, *args: str, env: dict | None = None) -> str:
 
 def _planned(workdir: Path, *args: str, env: dict | None = None) -> dict[str, int]:
     """Jobs a dry run would execute, per rule."""
-    out = _snakemake(workdir, "-n", "--quiet", "rules", *args, env=env)
+    out = _snakemake(workdir, *args, "-n", "--quiet", "rules", env=env)
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", out, re.M) if m.group(1) != "total"}
 
 
@@ -422,3 +422,39 @@ def test_report_renders_every_table_and_figure(tiny_run, tmp_path):
             assert img.evaluate("i => i.complete && i.naturalWidth") > 100, name
         page.screenshot(path=str(tmp_path / "report.png"))
         browser.close()
+
+
+def test_ablations_target_builds_tables_5_8_9_and_leaves_all_alone(tiny_run):
+    """`snakemake ablations` (outside `all`) scores each distinct VKDNW setting once with the
+    ordinary scoring rule and writes Tables 5, 8 and 9; changing an ablation setting plans no
+    job of the main runs."""
+    from vkdnw.ablation import ablation_rows, settings_by_id
+    from vkdnw.workflow import load_config
+
+    work, cfg = tiny_run
+    full = load_config(work / "config.yaml")
+    n_settings = len(settings_by_id(full))
+    planned = _planned(work, "ablations")
+    n_blocks = -(-full["ablations"]["n_archs"] // cfg["block_size"])
+    n_runs = n_settings * len(full["ablations"]["seeds"])
+    assert planned["score_ablation"] == n_runs * n_blocks and planned["evaluate_ablation"] == n_runs
+    assert "score_block" not in planned and planned["ablation_table"] == 3
+    _snakemake(work, "--cores", "2", "ablations")
+    nb = work / "results/nb201"
+    for table in ("table5", "table8", "table9"):
+        t = pd.read_csv(nb / f"tables/{table}.csv")
+        assert len(t) == sum(r.table == table for r in ablation_rows(full))
+        assert t[["kt", "spr", "ndcg"]].notna().all().all() and (t["n_nets"] == 6).all()
+        assert (nb / f"tables/{table}.html").is_file() and (nb / f"tables/{table}.md").is_file()
+    t5 = pd.read_csv(nb / "tables/table5.csv")
+    assert t5["input"].tolist() == ["random", "real"]
+    # No data path: the real row reads its random twin's run and says it saw noise.
+    assert t5["input_used"].tolist() == ["random", "random"] and t5["setting"].nunique() == 1
+    try:
+        _with_config(work, cfg, ablations={**cfg["ablations"], "fim_sizes": [4, 8, 128]})
+        # Of `all`, only the manifest (which records the whole config) is redone.
+        assert set(_planned(work)) <= {"write_manifest", "all"}
+        replanned = _planned(work, "ablations")
+    finally:
+        _with_config(work, cfg)
+    assert replanned["score_ablation"] == n_blocks * len(full["ablations"]["seeds"])  # only FIM 8

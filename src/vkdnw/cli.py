@@ -117,6 +117,19 @@ def cmd_figures(a: argparse.Namespace) -> None:
         print(path)
 
 
+def cmd_ablation_table(a: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from vkdnw.ablation import write_table
+
+    # Each run folder is .../ablations/{setting}/{dataset}/seed{seed}/, holding both files.
+    runs: dict[str, list[tuple[str, str]]] = {}
+    for m in a.metrics:
+        run = Path(m).parent
+        runs.setdefault(run.parents[1].name, []).append((m, str(run / "scores.parquet")))
+    write_table(_settings(a.config), a.table, runs, a.out_csv, a.out_md)
+
+
 def cmd_table7(a: argparse.Namespace) -> None:
     from vkdnw.metrics import write_top1_table
 
@@ -308,6 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", nargs="+", required=True, help="merged scores.parquet of the runs")
     s.add_argument("--out-dir", required=True)
     s.set_defaults(func=cmd_figures)
+
+    s = sub.add_parser("ablation-table", help="Table 5, 8 or 9 from the ablation runs' metrics")
+    s.add_argument("--table", required=True, choices=["table5", "table8", "table9"])
+    s.add_argument("--config", required=True, help="the workflow config (vkdnw and ablations) as JSON")
+    s.add_argument("--metrics", nargs="+", required=True, help="ablations/{setting}/{dataset}/seed{s}/metrics.parquet")
+    s.add_argument("--out-csv", required=True)
+    s.add_argument("--out-md", required=True)
+    s.set_defaults(func=cmd_ablation_table)
 
     s = sub.add_parser("table7", help="Table 7: top-1 accuracy of each method's pick, from a table1.csv")
     s.add_argument("--table", required=True, help="table1.csv written by the workflow")

@@ -67,6 +67,8 @@ def proxy_settings(cfg: dict[str, Any], proxy: str, dataset: str | None = None) 
         return {}
     if proxy == "vkdnw":
         return {"vkdnw": cfg.get("vkdnw", {})}
+    if proxy == "vkdnw_real":  # Table 5's real-input VKDNW: the VKDNW settings plus the images
+        return {proxy: {**cfg.get("vkdnw", {}), "data": cfg.get("data", {}).get(dataset) if dataset else None}}
     zc = cfg.get("zero_cost", {})
     mode = zc.get("input", "paper")
     reads_data = spec.paper_input is not None and (mode == "real" or (mode == "paper" and spec.paper_input == "real"))

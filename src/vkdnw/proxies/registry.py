@@ -71,7 +71,7 @@ def register_proxy(name: str, *, columns: tuple[str, ...], extra_sources: tuple[
 def _load_builtin() -> None:
     # Importing the modules runs their decorators.
     from vkdnw.proxies import (  # noqa: F401
-        aznas, gradnorm, grasp, jacov, naswot, size, snip, synflow, tenas, vkdnw, zen, zico)
+        aznas, gradnorm, grasp, jacov, naswot, size, snip, synflow, tenas, vkdnw, vkdnw_real, zen, zico)
 
 
 def get_proxy(name: str) -> ProxySpec:

@@ -2,6 +2,7 @@
 
 import math
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -120,3 +121,17 @@ def test_bench_command_runs(capsys):
     assert main(["bench", "--dataset", "ImageNet16-120", "--n-archs", "1", "--batch-size", "2", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "geomean_ratio" in out and "ImageNet16-120" in out
+
+
+def test_roofline_counts_the_fast_paths_sweeps(tmp_path):
+    """`vkdnw bench --roofline`: min(C, 64) sweeps (10 on CIFAR-10, 64 on ImageNet16-120), each
+    timed, and the fast path's time relative to that floor."""
+    from vkdnw.bench import run_roofline
+
+    out = tmp_path / "roofline.csv"
+    summary = run_roofline(datasets=["cifar10", "ImageNet16-120"], n_archs=1, seed=0, batch_size=2,
+                           threads=1, out=str(out))
+    df = pd.read_csv(out)
+    assert df.set_index("dataset")["sweeps"].to_dict() == {"cifar10": 10, "ImageNet16-120": 64}
+    assert (df["sweep_s"] > 0).all() and (df["floor_s"] == df["sweeps"] * df["sweep_s"]).all()
+    assert list(summary.index) == ["cifar10", "ImageNet16-120"]

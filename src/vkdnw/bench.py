@@ -119,3 +119,57 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
     if out:
         df.to_csv(out, index=False)
     return summary
+
+
+def _sweep_seconds(net: torch.nn.Module, x: torch.Tensor, repeats: int = 3) -> tuple[int, float]:
+    """The fast path's unit of work: one reverse sweep from the pooled features (or the
+    logits, whichever side of the head is narrower) to the input, float64, channels-last,
+    activation gradients only. Returns (sweeps the fast path needs, seconds per sweep)."""
+    import copy
+
+    from vkdnw.proxies.vkdnw import _head
+
+    net = copy.deepcopy(net).double().eval().to(memory_format=torch.channels_last)
+    net.requires_grad_(False)
+    x = x.detach().double().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    head = _head(net)
+    feats = net.features(x)
+    n_sweeps = min(head.weight.shape)
+    cot = torch.ones_like(feats)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        torch.autograd.grad(feats, x, grad_outputs=cot, retain_graph=True)
+    return n_sweeps, (time.perf_counter() - t0) / repeats
+
+
+def run_roofline(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, threads: int,
+                 out: str | None = None) -> pd.DataFrame:
+    """How close the fast path is to its own floor: min(C, 64) float64 reverse sweeps. The
+    ratio to the authors' algorithm can be no larger than reference / floor, whatever the
+    implementation of the sweeps, so this says where a speed-up target is out of reach."""
+    torch.set_num_threads(threads)
+    archs = random.Random(seed).sample(select_archs("unique"), n_archs)
+    print(f"vkdnw bench --roofline: {n_archs} unique archs (seed {seed}), batch {batch_size}, {threads} threads")
+    rows = []
+    for ds in datasets:
+        info = dataset_info(ds)
+        for arch in archs:
+            ctx = NetContext(arch, ds, 1, info["num_classes"], info["resolution"], {})
+            net, x = fresh_net(ctx), random_input(ctx, batch_size)
+            _, t_fast = _timed(fisher, net, x)
+            n, t_sweep = _sweep_seconds(net, x)
+            rows.append({"dataset": ds, "arch_str": arch, "aleph": aleph(arch), "fast_s": t_fast,
+                         "sweeps": n, "sweep_s": t_sweep, "floor_s": n * t_sweep,
+                         "fast_over_floor": t_fast / (n * t_sweep)})
+            r = rows[-1]
+            print(f"  {ds} aleph={r['aleph']:3d} fast {t_fast:7.2f}s  {n} sweeps x {t_sweep:6.3f}s = "
+                  f"{r['floor_s']:7.2f}s  fast/floor {r['fast_over_floor']:.2f}", flush=True)
+    df = pd.DataFrame(rows)
+    g = df.groupby("dataset", sort=False)
+    summary = pd.DataFrame({"nets": g.size(), "fast_s_per_net": g["fast_s"].mean(),
+                            "floor_s_per_net": g["floor_s"].mean(),
+                            "fast_over_floor": g["fast_over_floor"].median()})
+    print(summary.to_string(float_format=lambda v: f"{v:.3g}"))
+    if out:
+        df.to_csv(out, index=False)
+    return summary

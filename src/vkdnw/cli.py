@@ -182,8 +182,12 @@ def cmd_compare(a: argparse.Namespace) -> None:
 
 
 def cmd_bench(a: argparse.Namespace) -> None:
-    from vkdnw.bench import bench_proxies, run_bench
+    from vkdnw.bench import bench_proxies, run_bench, run_roofline
 
+    if a.roofline:
+        run_roofline(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size,
+                     threads=a.threads, out=a.out)
+        return
     if a.proxies:
         bench_proxies(proxies=a.proxies, datasets=a.dataset, n_archs=a.n_archs, seed=a.seed,
                       batch_size=a.batch_size, threads=a.threads, out=a.out)
@@ -378,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--reference-dtype", default="float32", choices=["float32", "float64"])
     s.add_argument("--proxies", nargs="+", help="instead: median cost per net of these proxy groups")
+    s.add_argument("--roofline", action="store_true",
+                   help="instead: the fast path against its floor of min(C, 64) float64 reverse sweeps")
     s.add_argument("--out", help="also write the per-net timings as CSV")
     s.set_defaults(func=cmd_bench)
 

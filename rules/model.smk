@@ -16,8 +16,13 @@ rule model_driven:
     params:
         n_train=config["model_driven"]["n_train"],
         forest=json.dumps(config["model_driven"]["forest"], sort_keys=True),
+        graf=(
+            ""
+            if config["model_driven"]["graf_degree_features"]
+            else "--no-graf-degrees"
+        ),
         ndcg_k=config["metrics"]["ndcg_k"],
     shell:
         "vkdnw model-metrics --scores {input.scores} --benchmark {input.benchmark}"
         " --dataset {wildcards.dataset} --seed {wildcards.seed} --n-train {params.n_train}"
-        " --ndcg-k {params.ndcg_k} --forest '{params.forest}' --out {output} > {log} 2>&1"
+        " --ndcg-k {params.ndcg_k} --forest '{params.forest}' {params.graf} --out {output} > {log} 2>&1"

@@ -67,3 +67,30 @@ def test_model_features_fill_failed_scores_below_every_net():
     big = model_features(scores.assign(synflow=[1e66, 1e60]), "(VKDNW+ZCS)_m")["synflow"]
     assert np.isfinite(big.astype(np.float32)).all() and big[0] > big[1]
     assert model_features(scores.drop(columns="vkdnw_lambda_1"), "VKDNW_m") is None
+
+
+def test_model_variants_measure_each_feature_set_over_seeds(tmp_path):
+    """`vkdnw model-variants`: every variant, averaged over the seeds, with its feature count
+    (GRAF: 185 graph features + params; 4 degree features per op subset)."""
+    from vkdnw.io import write_parquet
+    from vkdnw.model_driven import VARIANTS, model_variants
+    from vkdnw.scoring import select_archs
+
+    archs = select_archs("unique", 120, 0)
+    f = feature_frame(archs)
+    acc = 50 + 10 * f["graf_op_count_nor_conv_3x3"].to_numpy()
+    rng = np.random.default_rng(0)
+    scores = pd.DataFrame({"arch_str": archs, "is_unique": True, "params": rng.normal(size=120),
+                           "aleph": rng.normal(size=120), "flops": rng.normal(size=120),
+                           "vkdnw": rng.normal(size=120),
+                           **{f"vkdnw_lambda_{k}": rng.normal(size=120) for k in range(1, 10)}})
+    write_parquet(scores, tmp_path / "scores.parquet")
+    write_parquet(pd.DataFrame({"arch_str": archs, "acc_cifar10": acc}), tmp_path / "bench.parquet")
+    t = model_variants(tmp_path / "scores.parquet", tmp_path / "bench.parquet", dataset="cifar10", seeds=[1, 2],
+                       n_train=80, ndcg_k=20).set_index("variant")
+    assert list(t.index) == list(VARIANTS)
+    n = t["n_features"]
+    assert n["GRAF"] == 186 and n["GRAF without params"] == 185 and n["GRAF op counts + params"] == 6
+    assert n["GRAF without degree features"] == 186 - 4 * 30 and n["VKDNW_m"] == 12
+    assert t.loc["GRAF", "kt"] > 0.8 and t.loc["VKDNW_m lambdas only", "kt"] < 0.5  # noise features
+    assert t["kt_std"].notna().all()  # two seeds: a spread

@@ -85,7 +85,7 @@ def cmd_model_metrics(a: argparse.Namespace) -> None:
     from vkdnw.model_driven import run_model_metrics
 
     run_model_metrics(a.scores, a.benchmark, a.out, dataset=a.dataset, seed=a.seed, n_train=a.n_train,
-                      ndcg_k=a.ndcg_k, rf=_settings(a.forest))
+                      ndcg_k=a.ndcg_k, rf=_settings(a.forest), graf_degrees=not a.no_graf_degrees)
 
 
 def cmd_significance(a: argparse.Namespace) -> None:
@@ -115,6 +115,14 @@ def cmd_figures(a: argparse.Namespace) -> None:
 
     for path in draw_figures(a.scores, a.out_dir):
         print(path)
+
+
+def cmd_model_variants(a: argparse.Namespace) -> None:
+    from vkdnw.model_driven import model_variants
+
+    t = model_variants(a.scores, a.benchmark, dataset=a.dataset, seeds=a.seeds, n_train=a.n_train,
+                       ndcg_k=a.ndcg_k)
+    print(t.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def cmd_ablation_table(a: argparse.Namespace) -> None:
@@ -295,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", required=True)
     s.add_argument("--n-train", type=int, default=1024)
     s.add_argument("--forest", default="{}", help="RandomForestRegressor keyword arguments as JSON")
+    s.add_argument("--no-graf-degrees", action="store_true", help="GRAF without its in/out-degree features")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_model_metrics)
 
@@ -325,6 +334,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", nargs="+", required=True, help="merged scores.parquet of the runs")
     s.add_argument("--out-dir", required=True)
     s.set_defaults(func=cmd_figures)
+
+    s = sub.add_parser("model-variants", help="the model-driven forests with other feature sets and targets, "
+                                              "mean over seeds (to locate a gap to the paper)")
+    s.add_argument("--scores", required=True)
+    s.add_argument("--benchmark", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    s.add_argument("--n-train", type=int, default=1024)
+    s.add_argument("--ndcg-k", type=int, default=1000)
+    s.set_defaults(func=cmd_model_variants)
 
     s = sub.add_parser("ablation-table", help="Table 5, 8 or 9 from the ablation runs' metrics")
     s.add_argument("--table", required=True, choices=["table5", "table8", "table9"])

@@ -30,8 +30,15 @@ ZCS_FEATURES = ["vkdnw", "jacov", "expressivity", "progressivity", "trainability
                 "synflow", "naswot", "zen", "zico", "ntk", "linear_regions"]
 
 
-def model_features(scores: pd.DataFrame, model: str) -> pd.DataFrame | None:
-    """The feature matrix of ``model`` (rows of ``scores``), or None if the run lacks it."""
+DEGREE_KEYS = ("degree", "avg_in", "avg_out")
+
+
+def model_features(scores: pd.DataFrame, model: str, graf_degrees: bool = True) -> pd.DataFrame | None:
+    """The feature matrix of ``model`` (rows of ``scores``), or None if the run lacks it.
+
+    ``graf_degrees``: include GRAF's in/out-degree features (zc_combine's ``nb201_full``, as
+    the issue asks); without them our GRAF row lands nearer the paper's (README).
+    """
     have = [c for c in ZCS_FEATURES if c in scores.columns]
     if model in ("VKDNW_m", "(VKDNW+ZCS)_m", "(VKDNW+ZCS+GRAF)_m") and not set(VKDNW_FEATURES) <= set(scores.columns):
         return None
@@ -54,6 +61,8 @@ def model_features(scores: pd.DataFrame, model: str) -> pd.DataFrame | None:
     x = x.fillna(x.min() - 1.0).fillna(0.0)
     if model in ("(VKDNW+ZCS+GRAF)_m", "GRAF"):
         graf = feature_frame(scores["arch_str"].tolist()).reset_index(drop=True)
+        if not graf_degrees:
+            graf = graf.drop(columns=[c for c in graf.columns if any(k in c for k in DEGREE_KEYS)])
         x = pd.concat([x.reset_index(drop=True), graf], axis=1)
     return x.reset_index(drop=True)
 
@@ -64,7 +73,7 @@ def logit(acc_percent: np.ndarray) -> np.ndarray:
 
 
 def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_train: int, ndcg_k: int,
-                     rf: dict | None = None) -> list[dict]:
+                     rf: dict | None = None, graf_degrees: bool = True) -> list[dict]:
     """Metrics of every available model on the nets outside its training sample."""
     n = len(scores)
     if n_train >= n:
@@ -74,7 +83,7 @@ def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_trai
     train[rng.choice(n, size=n_train, replace=False)] = True
     rows = []
     for model in MODELS:
-        x = model_features(scores, model)
+        x = model_features(scores, model, graf_degrees)
         if x is None:
             continue
         forest = RandomForestRegressor(random_state=seed, **(rf or {}))
@@ -87,15 +96,70 @@ def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_trai
 
 
 def run_model_metrics(scores_path: str | Path, benchmark_path: str | Path, out: str | Path, *, dataset: str,
-                      seed: int, n_train: int, ndcg_k: int, rf: dict | None = None) -> pd.DataFrame:
+                      seed: int, n_train: int, ndcg_k: int, rf: dict | None = None,
+                      graf_degrees: bool = True) -> pd.DataFrame:
     scores = read_parquet(scores_path, ("arch_str", "is_unique"))
     df, acc_col = with_accuracy(scores, benchmark_path, dataset)
     rows = []
     for subset, part in collections(df).items():
         part = part.reset_index(drop=True)
-        for r in fit_and_evaluate(part, part[acc_col].to_numpy(), seed=seed, n_train=n_train, ndcg_k=ndcg_k, rf=rf):
+        for r in fit_and_evaluate(part, part[acc_col].to_numpy(), seed=seed, n_train=n_train, ndcg_k=ndcg_k, rf=rf,
+                                  graf_degrees=graf_degrees):
             rows.append({**r, "dataset": dataset, "seed": seed, "subset": subset, "table": "main",
                          "input": "-", "batch_size": "-"})
     result = pd.DataFrame(rows)
     write_parquet(result, out)
     return result
+
+
+# ----------------------------------------------------------------------------- variants
+
+
+def _graf_variant(scores: pd.DataFrame, *, degrees: bool, params: bool) -> pd.DataFrame:
+    x = model_features(scores, "GRAF", graf_degrees=degrees)
+    return x if params else x.drop(columns=["params"])
+
+
+def _vkdnw_variant(scores: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    return scores[cols].astype(float).reset_index(drop=True)
+
+
+# Feature sets and targets the paper's GRAF and VKDNW_m rows might have used: what
+# `vkdnw model-variants` measures to locate a gap (the forests are the same as the stage's).
+VARIANTS: dict[str, tuple] = {
+    "GRAF": (lambda s: model_features(s, "GRAF"), "logit"),
+    "GRAF, target acc": (lambda s: model_features(s, "GRAF"), "acc"),
+    "GRAF without degree features": (lambda s: _graf_variant(s, degrees=False, params=True), "logit"),
+    "GRAF without params": (lambda s: _graf_variant(s, degrees=True, params=False), "logit"),
+    "GRAF op counts + params": (lambda s: _graf_variant(s, degrees=True, params=True).filter(
+        regex="op_count|^params$"), "logit"),
+    "VKDNW_m": (lambda s: model_features(s, "VKDNW_m"), "logit"),
+    "VKDNW_m, target acc": (lambda s: model_features(s, "VKDNW_m"), "acc"),
+    "VKDNW_m without FLOPs/params": (lambda s: _vkdnw_variant(s, VKDNW_FEATURES[:-1]), "logit"),
+    "VKDNW_m lambdas only": (lambda s: _vkdnw_variant(s, VKDNW_FEATURES[:9]), "logit"),
+    "VKDNW entropy + aleph": (lambda s: _vkdnw_variant(s, ["vkdnw", "aleph"]), "logit"),
+}
+
+
+def model_variants(scores_path: str | Path, benchmark_path: str | Path, *, dataset: str, seeds: list[int],
+                   n_train: int, ndcg_k: int, subset: str = "unique") -> pd.DataFrame:
+    """KT/SPR/nDCG of each feature-set/target variant, mean and std over ``seeds`` (each seed
+    draws its own training nets and forest, as the model-driven stage does)."""
+    scores = read_parquet(scores_path, ("arch_str", "is_unique"))
+    df, acc_col = with_accuracy(scores, benchmark_path, dataset)
+    part = collections(df)[subset].reset_index(drop=True)
+    acc = part[acc_col].to_numpy()
+    rows = []
+    for name, (features, target) in VARIANTS.items():
+        x = features(part).to_numpy()
+        y = logit(acc) if target == "logit" else acc
+        for seed in seeds:
+            train = np.zeros(len(part), dtype=bool)
+            train[np.random.default_rng(seed).choice(len(part), size=n_train, replace=False)] = True
+            forest = RandomForestRegressor(random_state=seed).fit(x[train], y[train])
+            row = evaluate(forest.predict(x[~train]), acc[~train], seed=seed, ndcg_k=ndcg_k)
+            rows.append({"variant": name, "seed": seed, "n_features": x.shape[1], **row})
+    per_seed = pd.DataFrame(rows)
+    g = per_seed.groupby("variant", sort=False)
+    return pd.concat([g[["kt", "spr", "ndcg"]].mean(), g[["kt", "spr"]].std(ddof=1).add_suffix("_std"),
+                      g["n_features"].first()], axis=1).reset_index()

@@ -67,6 +67,10 @@ def test_model_features_fill_failed_scores_below_every_net():
     big = model_features(scores.assign(synflow=[1e66, 1e60]), "(VKDNW+ZCS)_m")["synflow"]
     assert np.isfinite(big.astype(np.float32)).all() and big[0] > big[1]
     assert model_features(scores.drop(columns="vkdnw_lambda_1"), "VKDNW_m") is None
+    # VKDNW's entropy alone is no zero-cost set: no (VKDNW+ZCS)_m row then.
+    only_vkdnw = scores.drop(columns="trainability").assign(vkdnw=[1.0, 2.0])
+    assert model_features(only_vkdnw, "(VKDNW+ZCS)_m") is None
+    assert model_features(only_vkdnw, "VKDNW_m") is not None
 
 
 def test_model_variants_measure_each_feature_set_over_seeds(tmp_path):

@@ -144,3 +144,17 @@ def test_figure2_draws_the_toy_example_metrics(tmp_path):
     files = draw_toy(tmp_path)
     assert {f.name for f in files} == {"figure2.png", "figure2.svg"}
     assert "nDCG@5 0.500" in (tmp_path / "figure2.svg").read_text()
+
+
+def test_figures_are_byte_identical_across_runs(tmp_path):
+    """No date in the files and fixed SVG ids: a rerun's figures hash the same (archives)."""
+    import hashlib
+
+    from vkdnw.figures import draw_toy
+
+    digests = []
+    for run in ("a", "b"):
+        files = draw_toy(tmp_path / run) if (tmp_path / run).mkdir() is None else []
+        digests.append(sorted(hashlib.sha256(f.read_bytes()).hexdigest() for f in files))
+    assert digests[0] == digests[1] and len(digests[0]) == 2
+    assert "<dc:date>" not in (tmp_path / "a/figure2.svg").read_text()

@@ -60,10 +60,15 @@ def size_profile(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _save(fig: plt.Figure, out_dir: Path, stem: str) -> list[Path]:
     """Write ``stem``.png and .svg atomically, then free the figure."""
     written = []
-    for fmt in ("png", "svg"):
-        out = out_dir / f"{stem}.{fmt}"
-        atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"))
-        written.append(out)
+    # No creation date, and SVG ids from a fixed salt: a rerun writes the same bytes, so an
+    # archive's checksums compare across runs.
+    metadata = {"png": {"Software": None}, "svg": {"Date": None}}
+    with plt.rc_context({"svg.hashsalt": "vkdnw"}):
+        for fmt in ("png", "svg"):
+            out = out_dir / f"{stem}.{fmt}"
+            atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight",
+                                                      metadata=metadata[fmt]))
+            written.append(out)
     plt.close(fig)
     return written
 

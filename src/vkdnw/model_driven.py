@@ -48,7 +48,9 @@ def model_features(scores: pd.DataFrame, model: str, graf_degrees: bool = True) 
     if model != "GRAF":
         cols += VKDNW_FEATURES
     if model in ("(VKDNW+ZCS)_m", "(VKDNW+ZCS+GRAF)_m"):
-        if not have:
+        # VKDNW's own entropy alone is not "ZCS": without another zero-cost group the row
+        # would be VKDNW_m again under another name, so it is left out.
+        if not set(have) - {"vkdnw"}:
             return None
         cols += have
     x = scores[cols].astype(float).replace([np.inf, -np.inf], np.nan)

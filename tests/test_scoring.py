@@ -156,3 +156,31 @@ def test_read_only_directory_is_a_clear_error(tmp_path):
         assert list(ro.iterdir()) == []
     finally:
         ro.chmod(0o700)
+
+
+def test_manifest_dirty_flag_ignores_the_results_tree(tmp_path, monkeypatch):
+    """A rerun rewrites committed results (the manifest itself among them): that is not a
+    dirty tree; an edited source file is."""
+    import json
+    import subprocess
+
+    import yaml
+
+    from vkdnw.workflow import write_manifest
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res/manifest.yaml").write_text("old\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "-A")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init")
+    monkeypatch.chdir(tmp_path)
+    cfg = json.dumps({"results": "res"})
+    write_manifest(cfg, "res/manifest.yaml", [], [])
+    assert yaml.safe_load((tmp_path / "res/manifest.yaml").read_text())["git_dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    write_manifest(cfg, "res/manifest.yaml", [], [])
+    assert yaml.safe_load((tmp_path / "res/manifest.yaml").read_text())["git_dirty"] is True

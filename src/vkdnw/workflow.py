@@ -201,11 +201,16 @@ def _wall_seconds(benchmark_files: list[str]) -> float:
 
 def write_manifest(config: str, out: str | Path, inputs: list[str], wall_seconds_from: list[str]) -> dict:
     """Config, commit, library versions, machine, summed job wall time and input checksums."""
+    cfg = json.loads(config) if config.strip().startswith("{") else config
+    # Dirty means code or config differ from the commit: the results tree (whose files this
+    # very run rewrites, the manifest among them) does not count.
+    results = cfg.get("results") if isinstance(cfg, dict) else None
+    exclude = [".", f":(exclude){results}"] if results else []
     manifest = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "config": json.loads(config) if config.strip().startswith("{") else config,
+        "config": cfg,
         "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", *exclude)),
         "versions": _versions(),
         "machine": {"hostname": socket.gethostname(), "platform": platform.platform(),
                     "processor": platform.processor() or platform.machine(),

@@ -67,6 +67,9 @@ def test_table8_averages_seeds_and_puts_the_papers_numbers_beside(tmp_path, pape
     assert t["kt_std"].iloc[0] == pytest.approx(np.std([0.5, 0.7], ddof=1)) and t["kt_std"].iloc[1] == 0
     assert t[["paper_kt", "paper_spr", "paper_ndcg"]].iloc[0].tolist() == [0.590, 0.782, 0.579]
     assert t["n_seeds"].tolist() == [2, 2] and t["input_used"].tolist() == ["random", "random"]
+    # The paper's ablations are on ImageNet16-120: no paper numbers beside another dataset.
+    c10 = {**cfg, "ablations": {**cfg["ablations"], "dataset": "cifar10"}}
+    assert build_table(c10, "table8", runs)["paper_kt"].isna().all()
 
 
 def test_table5_says_which_input_the_real_rows_really_used(tmp_path, paper_cfg):

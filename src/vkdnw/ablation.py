@@ -105,7 +105,10 @@ def table_settings(cfg: dict[str, Any], table: str) -> list[str]:
 # ----------------------------------------------------------------------------- tables
 
 
-def _paper(table: str, labels: dict[str, Any]) -> tuple[float, float, float] | None:
+def _paper(table: str, labels: dict[str, Any], dataset: str) -> tuple[float, float, float] | None:
+    """The paper's (KT, SPR, nDCG) for a row: its Tables 5, 8 and 9 are on ImageNet16-120 only."""
+    if dataset != "ImageNet16-120":
+        return None
     if table == "table5":
         return TABLE5.get((int(labels["batch_size"]), labels["input"]))
     if table == "table8":
@@ -143,7 +146,7 @@ def build_table(cfg: dict[str, Any], table: str, runs: dict[str, list[tuple[str,
             rec[c] = float(m[c].mean())
             rec[f"{c}_std"] = float(m[c].std(ddof=1)) if len(m) > 1 else float("nan")
         rec.update(n_seeds=int(m["seed"].nunique()), n_nets=int(m["n_nets"].iloc[0]))
-        paper = _paper(table, labels)
+        paper = _paper(table, labels, cfg["ablations"]["dataset"])
         rec.update(zip(("paper_kt", "paper_spr", "paper_ndcg"), paper or (float("nan"),) * 3))
         out.append(rec)
     return pd.DataFrame(out)

@@ -74,24 +74,32 @@ def logit(acc_percent: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def train_mask(n: int, n_train: int, seed: int) -> np.ndarray:
+    """The run seed's training nets: ``n_train`` of ``n`` drawn without replacement."""
+    if n_train >= n:
+        raise ValueError(f"n_train={n_train} leaves no test nets among {n}")
+    train = np.zeros(n, dtype=bool)
+    train[np.random.default_rng(seed).choice(n, size=n_train, replace=False)] = True
+    return train
+
+
+def fit_and_test(x: np.ndarray, y: np.ndarray, acc: np.ndarray, train: np.ndarray, *, seed: int, ndcg_k: int,
+                 rf: dict | None = None) -> dict:
+    """Fit a seeded forest on the training nets' target ``y``; metrics of its ranking of the rest."""
+    forest = RandomForestRegressor(random_state=seed, **(rf or {})).fit(x[train], y[train])
+    return evaluate(forest.predict(x[~train]), acc[~train], seed=seed, ndcg_k=ndcg_k)
+
+
 def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_train: int, ndcg_k: int,
                      rf: dict | None = None, graf_degrees: bool = True) -> list[dict]:
     """Metrics of every available model on the nets outside its training sample."""
-    n = len(scores)
-    if n_train >= n:
-        raise ValueError(f"n_train={n_train} leaves no test nets among {n}")
-    rng = np.random.default_rng(seed)
-    train = np.zeros(n, dtype=bool)
-    train[rng.choice(n, size=n_train, replace=False)] = True
+    train = train_mask(len(scores), n_train, seed)
     rows = []
     for model in MODELS:
         x = model_features(scores, model, graf_degrees)
         if x is None:
             continue
-        forest = RandomForestRegressor(random_state=seed, **(rf or {}))
-        forest.fit(x[train].to_numpy(), logit(acc[train]))
-        pred = forest.predict(x[~train].to_numpy())
-        row = evaluate(pred, acc[~train], seed=seed, ndcg_k=ndcg_k)
+        row = fit_and_test(x.to_numpy(), logit(acc), acc, train, seed=seed, ndcg_k=ndcg_k, rf=rf)
         rows.append({"method": model, "type": "A", "n_nets": int((~train).sum()), "n_train": n_train,
                      "n_features": x.shape[1], **row})
     return rows
@@ -156,10 +164,7 @@ def model_variants(scores_path: str | Path, benchmark_path: str | Path, *, datas
         x = features(part).to_numpy()
         y = logit(acc) if target == "logit" else acc
         for seed in seeds:
-            train = np.zeros(len(part), dtype=bool)
-            train[np.random.default_rng(seed).choice(len(part), size=n_train, replace=False)] = True
-            forest = RandomForestRegressor(random_state=seed).fit(x[train], y[train])
-            row = evaluate(forest.predict(x[~train]), acc[~train], seed=seed, ndcg_k=ndcg_k)
+            row = fit_and_test(x, y, acc, train_mask(len(part), n_train, seed), seed=seed, ndcg_k=ndcg_k)
             rows.append({"variant": name, "seed": seed, "n_features": x.shape[1], **row})
     per_seed = pd.DataFrame(rows)
     g = per_seed.groupby("variant", sort=False)

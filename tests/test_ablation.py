@@ -6,6 +6,7 @@ import pytest
 
 from vkdnw.ablation import Setting, ablation_rows, build_table, settings_by_id, table_settings
 from vkdnw.io import write_parquet
+from vkdnw.metrics import method_inputs
 from vkdnw.workflow import load_config
 
 
@@ -42,17 +43,19 @@ def test_real_rows_get_the_data_path_and_random_rows_do_not():
 
 
 def _fake_run(tmp_path, setting: str, seed: int, kt: float, input_kind: str | None):
+    """A run's metrics.parquet; ``input_kind`` is what its scores' input column said (None: a
+    VKDNW run, which has none), turned into the metrics' ``input`` as the evaluation does."""
     run = tmp_path / "ablations" / setting / "ImageNet16-120" / f"seed{seed}"
     run.mkdir(parents=True)
-    rows = [{"method": m, "subset": "unique", "table": "main", "seed": seed, "n_nets": 100,
-             "kt": kt + (0.1 if m == "VKDNW" else 0), "spr": 0.8, "ndcg": 0.6, "top1": 45.0}
-            for m in ("VKDNW", "VKDNW_single")]
-    write_parquet(pd.DataFrame(rows), run / "metrics.parquet")
     scores = pd.DataFrame({"arch_str": ["a", "b"]})
     if input_kind:
         scores["input_vkdnw_real"] = input_kind
-    write_parquet(scores, run / "scores.parquet")
-    return str(run / "metrics.parquet"), str(run / "scores.parquet")
+    kind = method_inputs(scores, {"vkdnw": 8})["VKDNW_single"][0]
+    rows = [{"method": m, "subset": "unique", "table": "main", "seed": seed, "n_nets": 100, "input": kind,
+             "kt": kt + (0.1 if m == "VKDNW" else 0), "spr": 0.8, "ndcg": 0.6, "top1": 45.0}
+            for m in ("VKDNW", "VKDNW_single")]
+    write_parquet(pd.DataFrame(rows), run / "metrics.parquet")
+    return str(run / "metrics.parquet")
 
 
 def test_table8_averages_seeds_and_puts_the_papers_numbers_beside(tmp_path, paper_cfg):
@@ -87,5 +90,5 @@ def test_table5_says_which_input_the_real_rows_really_used(tmp_path, paper_cfg):
     assert t["input_used"].tolist() == ["random", "real"] and t["kt"].tolist() == [0.6, 0.5]
     with pytest.raises(ValueError, match="no VKDNW_single metrics"):
         write_parquet(pd.DataFrame({"method": ["VKDNW"], "subset": ["unique"], "table": ["main"]}),
-                      runs[real_id][0][0])
+                      runs[real_id][0])
         build_table(with_data, "table5", runs)

@@ -116,32 +116,23 @@ def _paper(table: str, labels: dict[str, Any], dataset: str) -> tuple[float, flo
     return TABLE9.get((labels["sampling"], str(labels["policy"])))
 
 
-def _input_used(scores_path: str | Path) -> str:
-    """What the run's nets were actually fed ("real", "random"); VKDNW alone always noise."""
-    scores = read_parquet(scores_path, ("arch_str",))
-    col = next((c for c in scores.columns if c.startswith("input_")), None)
-    if col is None:
-        return "random"
-    return "+".join(sorted(str(v) for v in scores[col].dropna().unique())) or "-"
-
-
-def build_table(cfg: dict[str, Any], table: str, runs: dict[str, list[tuple[str, str]]],
+def build_table(cfg: dict[str, Any], table: str, runs: dict[str, list[str]],
                 method: str = "VKDNW_single") -> pd.DataFrame:
     """One ablation table: per row, ``method``'s metrics on the unique nets (mean and std over
-    the seeds), the input each score really used, and the paper's numbers beside them.
+    the seeds), the input its scores really used, and the paper's numbers beside them.
 
-    ``runs`` maps a setting id to its runs' (metrics.parquet, scores.parquet) paths.
+    ``runs`` maps a setting id to its runs' metrics.parquet paths.
     """
     out = []
     for row in (r for r in ablation_rows(cfg) if r.table == table):
         labels = dict(row.labels)
-        metrics = pd.concat([read_parquet(m, ("method",)) for m, _ in runs[row.setting.id]])
+        metrics = pd.concat([read_parquet(m, ("method",)) for m in runs[row.setting.id]])
         m = metrics[(metrics["method"] == method) & (metrics["subset"] == "unique")
                     & (metrics["table"] == "main")]
         if m.empty:
             raise ValueError(f"{table}: no {method} metrics for setting {row.setting.id}")
         rec: dict[str, Any] = {**labels, "setting": row.setting.id,
-                               "input_used": "+".join(sorted({_input_used(s) for _, s in runs[row.setting.id]}))}
+                               "input_used": "+".join(sorted(set(m["input"])))}
         for c in METRIC_COLUMNS:
             rec[c] = float(m[c].mean())
             rec[f"{c}_std"] = float(m[c].std(ddof=1)) if len(m) > 1 else float("nan")
@@ -173,7 +164,7 @@ TITLES = {
 }
 
 
-def write_table(cfg: dict[str, Any], table: str, runs: dict[str, list[tuple[str, str]]],
+def write_table(cfg: dict[str, Any], table: str, runs: dict[str, list[str]],
                 out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
     df = build_table(cfg, table, runs)
     write_text(df.to_csv(index=False), out_csv)

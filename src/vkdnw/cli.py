@@ -130,11 +130,10 @@ def cmd_ablation_table(a: argparse.Namespace) -> None:
 
     from vkdnw.ablation import write_table
 
-    # Each run folder is .../ablations/{setting}/{dataset}/seed{seed}/, holding both files.
-    runs: dict[str, list[tuple[str, str]]] = {}
+    # Each metrics file is .../ablations/{setting}/{dataset}/seed{seed}/metrics.parquet.
+    runs: dict[str, list[str]] = {}
     for m in a.metrics:
-        run = Path(m).parent
-        runs.setdefault(run.parents[1].name, []).append((m, str(run / "scores.parquet")))
+        runs.setdefault(Path(m).parents[2].name, []).append(m)
     write_table(_settings(a.config), a.table, runs, a.out_csv, a.out_md)
 
 

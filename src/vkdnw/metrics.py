@@ -79,6 +79,10 @@ def collections(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
+# A group whose columns may instead come from its real-image twin (Table 5's ablation).
+REAL_TWIN = {"vkdnw": "vkdnw_real"}
+
+
 def method_inputs(scores: pd.DataFrame | None, batch_sizes: dict[str, int]) -> dict[str, tuple[str, str]]:
     """(input kind, batch size) of every method, from the ``input_<group>`` columns of the
     merged scores and the configured batch sizes; "-" where a method takes no input."""
@@ -86,11 +90,12 @@ def method_inputs(scores: pd.DataFrame | None, batch_sizes: dict[str, int]) -> d
     for name, m in METHODS.items():
         kinds, batches = set(), set()
         for g in m.groups:
-            col = f"input_{g}"
-            if scores is not None and col in scores.columns:
+            cols = [f"input_{x}" for x in (g, REAL_TWIN.get(g)) if x]
+            found = [c for c in cols if scores is not None and c in scores.columns]
+            for col in found:
                 kinds.update(str(v) for v in scores[col].dropna().unique())
-            elif g == "vkdnw":
-                kinds.add("random")  # VKDNW always scores noise
+            if not found and g == "vkdnw":
+                kinds.add("random")  # VKDNW itself always scores noise
             if g in batch_sizes and g != "size":
                 batches.add(str(batch_sizes[g]))
         out[name] = ("+".join(sorted(kinds)) or "-", "+".join(sorted(batches, key=int)) or "-")

@@ -173,3 +173,46 @@ def run_roofline(*, datasets: list[str], n_archs: int, seed: int, batch_size: in
     if out:
         df.to_csv(out, index=False)
     return summary
+
+
+def bench_mbv2(*, iterations: int, batch_size: int, resolution: int, num_classes: int, threads: int,
+               device: str = "cpu", n_jacobian: int = 3, out: str | None = None) -> pd.DataFrame:
+    """Candidates per second of the MBV2 evolutionary search (``iterations`` candidates from
+    the initial net, in a throw-away log), then forward- against reverse-mode VKDNW Jacobians
+    on the first ``n_jacobian`` distinct candidates, in the same run."""
+    import tempfile
+    from pathlib import Path
+
+    from vkdnw.evolution import SearchSettings, run_search
+    from vkdnw.mbv2_score import ScoreSettings, fresh_net as mbv2_net, noise, vkdnw_components
+
+    torch.set_num_threads(threads)
+    score = ScoreSettings(resolution=resolution, batch_size=batch_size, num_classes=num_classes, device=device)
+    s = SearchSettings(iterations=iterations, score=score)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        log = run_search(s, Path(tmp))
+        wall = time.perf_counter() - t0
+    scored = log[log["seconds"] > 0]
+    print(f"mbv2 search, {iterations} candidates at {resolution} px, batch {batch_size}, {num_classes} classes, "
+          f"{threads} thread(s), {device}: {iterations / wall:.3f} candidates/s "
+          f"(median {statistics.median(scored['seconds']):.2f} s per scored candidate)")
+    rows = []
+    for structure in scored["structure"].drop_duplicates().head(n_jacobian):
+        net, x = mbv2_net(structure, s.seed, score), noise(structure, s.seed, score)
+        times = {}
+        for mode in ("forward", "reverse"):
+            t = time.perf_counter()
+            v = vkdnw_components(net, x, score.n_tensors, mode)["vkdnw"]
+            times[mode] = (time.perf_counter() - t, v)
+        rows.append({"structure": structure, "forward_s": times["forward"][0], "reverse_s": times["reverse"][0],
+                     "speedup": times["reverse"][0] / times["forward"][0],
+                     "abs_diff": abs(times["forward"][1] - times["reverse"][1])})
+    df = pd.DataFrame(rows)
+    if len(df):
+        gm = math.exp(statistics.fmean(math.log(v) for v in df["speedup"]))
+        print(f"VKDNW Jacobian, forward vs reverse mode on {len(df)} candidates: geomean speed-up {gm:.2f}x, "
+              f"max |diff| {df['abs_diff'].max():.2e}")
+    if out:
+        log.assign(bench_wall_seconds=wall).to_csv(out, index=False)
+    return df

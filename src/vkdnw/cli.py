@@ -191,6 +191,12 @@ def cmd_compare(a: argparse.Namespace) -> None:
 def cmd_bench(a: argparse.Namespace) -> None:
     from vkdnw.bench import bench_proxies, run_bench, run_roofline
 
+    if a.space == "mbv2":
+        from vkdnw.bench import bench_mbv2
+
+        bench_mbv2(iterations=a.n_archs, batch_size=a.batch_size, resolution=a.resolution,
+                   num_classes=a.num_classes, threads=a.threads, device=a.device, out=a.out)
+        return
     if a.roofline:
         run_roofline(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size,
                      threads=a.threads, out=a.out)
@@ -201,6 +207,40 @@ def cmd_bench(a: argparse.Namespace) -> None:
         return
     run_bench(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size, threads=a.threads,
               out=a.out, reference_dtype=a.reference_dtype)
+
+
+def cmd_mbv2_search(a: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from vkdnw.evolution import env_threads, run_search, settings_from_dict, work_dir_for, write_outputs
+
+    env_threads(a.threads)
+    s = settings_from_dict(_settings(a.settings))
+    work = work_dir_for(s, a.work_root)
+    bar = tqdm(total=s.iterations, desc="mbv2 search", disable=a.quiet, mininterval=5)
+
+    def progress(it: int, row: dict) -> None:
+        bar.n = it + 1
+        bar.refresh()
+
+    log = run_search(s, work, progress=progress)
+    bar.close()
+    summary = write_outputs(log, s, a.out_dir, s.score.device)
+    print(json.dumps({k: summary[k] for k in ("iterations", "candidates_per_second", "best_structure")}))
+
+
+def cmd_mbv2_info(a: argparse.Namespace) -> None:
+    from vkdnw.spaces import mbv2
+
+    struct = mbv2.parse(open(a.structure).read() if a.structure.endswith(".txt") else a.structure)
+    net = mbv2.build_network(struct, a.num_classes)
+    print(json.dumps({
+        "structure": mbv2.to_str(struct),
+        "flops_reference": mbv2.flops_reference(struct, a.resolution, a.num_classes),
+        "macs_counted": mbv2.count_macs(net, a.resolution),
+        "params": sum(p.numel() for p in net.parameters()),
+        "layers": mbv2.num_layers(struct),
+    }, indent=1))
 
 
 def cmd_archive(a: argparse.Namespace) -> None:
@@ -402,8 +442,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--proxies", nargs="+", help="instead: median cost per net of these proxy groups")
     s.add_argument("--roofline", action="store_true",
                    help="instead: the fast path against its floor of min(C, 64) float64 reverse sweeps")
+    s.add_argument("--space", default="nb201", choices=["nb201", "mbv2"],
+                   help="mbv2: candidates per second of the evolutionary search (--n-archs iterations)")
+    s.add_argument("--resolution", type=int, default=224, help="mbv2 only")
+    s.add_argument("--num-classes", type=int, default=1000, help="mbv2 only")
+    s.add_argument("--device", default="cpu", help="mbv2 only")
     s.add_argument("--out", help="also write the per-net timings as CSV")
     s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("mbv2-search", help="evolutionary search in the MobileNetV2 space (resumes from its log)")
+    s.add_argument("--settings", required=True, help="the config's mbv2.search block as JSON")
+    s.add_argument("--work-root", required=True, help="where the per-settings candidate logs live")
+    s.add_argument("--out-dir", required=True)
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_mbv2_search)
+
+    s = sub.add_parser("mbv2-info", help="FLOPs (reference and counted), params and layers of a structure")
+    s.add_argument("structure", help="a structure string or a best_structure.txt")
+    s.add_argument("--resolution", type=int, default=224)
+    s.add_argument("--num-classes", type=int, default=1000)
+    s.set_defaults(func=cmd_mbv2_info)
 
     s = sub.add_parser("archive", help="pack a results tree and its provenance manifest into a tarball")
     s.add_argument("--root", required=True)

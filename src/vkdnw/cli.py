@@ -229,6 +229,30 @@ def cmd_mbv2_search(a: argparse.Namespace) -> None:
     print(json.dumps({k: summary[k] for k in ("iterations", "candidates_per_second", "best_structure")}))
 
 
+def cmd_mbv2_train(a: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from vkdnw.train_mbv2 import TrainSettings, check_data, plot_curves, train
+
+    check_data(a.data)  # fail before torchrun spends anything
+    try:
+        s = TrainSettings(**_settings(a.settings))
+    except TypeError as exc:
+        raise ValueError(f"bad mbv2 train settings: {exc}") from None
+    torch.set_num_threads(a.threads)
+    structure = Path(a.structure).read_text().strip() if a.structure.endswith(".txt") else a.structure
+    result = train(structure, a.data, a.out_dir, s)
+    if int(__import__("os").environ.get("RANK", "0")) == 0:
+        plot_curves(Path(a.out_dir) / "train_log.csv", a.out_dir)
+        print(json.dumps({k: result[k] for k in ("top1", "top5", "epochs", "world_size")}))
+
+
+def cmd_mbv2_table2(a: argparse.Namespace) -> None:
+    from vkdnw.train_mbv2 import write_table2
+
+    write_table2(a.search_summary, a.train_metrics, a.out)
+
+
 def cmd_mbv2_info(a: argparse.Namespace) -> None:
     from vkdnw.spaces import mbv2
 
@@ -457,6 +481,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_mbv2_search)
+
+    s = sub.add_parser("mbv2-train", help="train a searched MBV2 net on an ImageFolder (run it under torchrun "
+                                          "for several GPUs); resumes from its checkpoint")
+    s.add_argument("--structure", required=True, help="a structure string or best_structure.txt")
+    s.add_argument("--data", default=None, help="folder with train/ and val/ (ImageFolder layout)")
+    s.add_argument("--settings", default="{}", help="the config's mbv2.train block as JSON")
+    s.add_argument("--out-dir", required=True)
+    s.add_argument("--threads", type=int, default=1)
+    s.set_defaults(func=cmd_mbv2_train)
+
+    s = sub.add_parser("mbv2-table2", help="Table 2 row: FLOPs, params, top-1 and search cost")
+    s.add_argument("--search-summary", required=True)
+    s.add_argument("--train-metrics", default=None)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_mbv2_table2)
 
     s = sub.add_parser("mbv2-info", help="FLOPs (reference and counted), params and layers of a structure")
     s.add_argument("structure", help="a structure string or a best_structure.txt")

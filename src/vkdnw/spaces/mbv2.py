@@ -178,10 +178,25 @@ def _bn(c: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(c, eps=BN_EPS)
 
 
+class SqueezeExcite(nn.Module):
+    """The reference's SE (ZenNAS ``SE``, used when training with ``--use_se``): pool, 1x1 to
+    C/4, BN, ReLU, 1x1 back, BN, sigmoid gate. timm's SqueezeExcite has biases and no BN."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        r = max(1, int(round(c * 0.25)))
+        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(c, r, 1, bias=False), _bn(r), nn.ReLU(),
+                                  nn.Conv2d(r, c, 1, bias=False), _bn(c), nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(x)
+
+
 class IDWUnit(nn.Module):
     """1x1 expand, depthwise k x k, 1x1 project, residual add, ReLU (see module docstring)."""
 
-    def __init__(self, cin: int, mid: int, cout: int, kernel: int, stride: int, force_proj: bool):
+    def __init__(self, cin: int, mid: int, cout: int, kernel: int, stride: int, force_proj: bool,
+                 use_se: bool = False):
         super().__init__()
         pad = (kernel - 1) // 2
         # Registration order = named_parameters() order = the reference's (VKDNW samples
@@ -189,6 +204,7 @@ class IDWUnit(nn.Module):
         self.body = nn.Sequential(
             nn.Conv2d(cin, mid, 1, bias=False), _bn(mid), nn.ReLU(),
             nn.Conv2d(mid, mid, kernel, stride, pad, groups=mid, bias=False), _bn(mid), nn.ReLU(),
+            *([SqueezeExcite(mid)] if use_se else []),
             nn.Conv2d(mid, cout, 1, bias=False), _bn(cout),
         )
         self.proj = None
@@ -205,21 +221,21 @@ class ConvBNReLU(nn.Sequential):
         super().__init__(nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, bias=False), _bn(cout), nn.ReLU())
 
 
-def _layers(b: Block) -> list[nn.Module]:
+def _layers(b: Block, use_se: bool = False) -> list[nn.Module]:
     if b.is_conv:
         return [ConvBNReLU(b.in_ch if i == 0 else b.out_ch, b.out_ch, b.kernel, b.stride if i == 0 else 1)
                 for i in range(b.sub_layers)]
-    return [IDWUnit(cin, mid, cout, b.kernel, st, force) for cin, mid, cout, st, force in _units(b)]
+    return [IDWUnit(cin, mid, cout, b.kernel, st, force, use_se) for cin, mid, cout, st, force in _units(b)]
 
 
 class MBV2Net(nn.Module):
     """The network of a structure. ``layers`` are the units whose outputs AZ-NAS reads (each
     ends in a ReLU); ``features`` pools them; ``classifier`` is the linear head."""
 
-    def __init__(self, struct: Structure, num_classes: int = 1000):
+    def __init__(self, struct: Structure, num_classes: int = 1000, use_se: bool = False):
         super().__init__()
         self.structure = to_str(struct)
-        self.layers = nn.ModuleList(m for b in struct for m in _layers(b))
+        self.layers = nn.ModuleList(m for b in struct for m in _layers(b, use_se))
         self.classifier = nn.Linear(struct[-1].out_ch, num_classes)
 
     def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -238,9 +254,11 @@ class MBV2Net(nn.Module):
         return self.classifier(self.features(x))
 
 
-def build_network(structure: str | Structure, num_classes: int = 1000) -> MBV2Net:
+def build_network(structure: str | Structure, num_classes: int = 1000, use_se: bool = False) -> MBV2Net:
+    """The net of a structure; ``use_se`` adds the reference's SE after each depthwise conv
+    (its final training uses them; the search and its FLOPs budget do not)."""
     struct = parse(structure) if isinstance(structure, str) else structure
-    return MBV2Net(struct, num_classes)
+    return MBV2Net(struct, num_classes, use_se)
 
 
 def count_macs(model: nn.Module, resolution: int, include_bn: bool = True) -> float:

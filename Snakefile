@@ -21,6 +21,7 @@ include: "rules/rank.smk"
 include: "rules/model.smk"
 include: "rules/metrics.smk"
 include: "rules/ablations.smk"
+include: "rules/mbv2.smk"
 include: "rules/archive.smk"
 
 

@@ -196,7 +196,7 @@ def all_targets():
         )
     targets += figure_files()
     targets.append(f"{NB}/figures/figure2.png")
-    return targets
+    return targets + mbv2_targets()
 
 
 # ----------------------------------------------------------------------------- ablations
@@ -237,3 +237,47 @@ def ablation_targets(wildcards):
         table=ABLATION_TABLES,
         ext=["csv", "md", "html"],
     )
+
+
+# ----------------------------------------------------------------------------- MBV2 (Table 2)
+
+MB = f"{R}/mbv2"
+MBV2_CFG = config["mbv2"]
+# Package files the search's candidates depend on, and the training's; hashed into params
+# because Snakemake never tracks imported modules.
+MBV2_SEARCH_SOURCES = (
+    "spaces/mbv2.py",
+    "mbv2_score.py",
+    "evolution.py",
+    "proxies/vkdnw.py",
+    "proxies/aznas.py",
+    "proxies/common.py",
+    "rng.py",
+)
+MBV2_TRAIN_SOURCES = ("spaces/mbv2.py", "train_mbv2.py", "proxies/common.py")
+
+
+def package_hash(sources):
+    from vkdnw.workflow import sources_hash
+
+    return sources_hash(sources)
+
+
+def mbv2_search_settings():
+    s = json.loads(json.dumps(MBV2_CFG["search"]))
+    s.setdefault("score", {})["device"] = config["device"]
+    return json.dumps(s, sort_keys=True)
+
+
+def mbv2_train_settings():
+    return json.dumps(MBV2_CFG["train"]["settings"], sort_keys=True)
+
+
+def mbv2_targets():
+    if not MBV2_CFG["enabled"]:
+        return []
+    return [
+        f"{MB}/table2.csv",
+        f"{MB}/search/shortlist.parquet",
+        f"{MB}/train/curves.png",
+    ]

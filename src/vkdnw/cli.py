@@ -223,7 +223,7 @@ def cmd_mbv2_search(a: argparse.Namespace) -> None:
         bar.n = it + 1
         bar.refresh()
 
-    log = run_search(s, work, progress=progress)
+    log = run_search(s, work, chunk_rows=a.chunk_rows, progress=progress)
     bar.close()
     summary = write_outputs(log, s, a.out_dir, s.score.device)
     print(json.dumps({k: summary[k] for k in ("iterations", "candidates_per_second", "best_structure")}))
@@ -245,6 +245,13 @@ def cmd_mbv2_train(a: argparse.Namespace) -> None:
     if int(__import__("os").environ.get("RANK", "0")) == 0:
         plot_curves(Path(a.out_dir) / "train_log.csv", a.out_dir)
         print(json.dumps({k: result[k] for k in ("top1", "top5", "epochs", "world_size")}))
+
+
+def cmd_mbv2_check_data(a: argparse.Namespace) -> None:
+    from vkdnw.train_mbv2 import check_data
+
+    train, val = check_data(a.data)
+    print(f"training data: {train} and {val}")
 
 
 def cmd_mbv2_table2(a: argparse.Namespace) -> None:
@@ -477,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("mbv2-search", help="evolutionary search in the MobileNetV2 space (resumes from its log)")
     s.add_argument("--settings", required=True, help="the config's mbv2.search block as JSON")
     s.add_argument("--work-root", required=True, help="where the per-settings candidate logs live")
+    s.add_argument("--chunk-rows", type=int, default=256, help="candidates per Parquet part of the log")
     s.add_argument("--out-dir", required=True)
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--quiet", action="store_true")
@@ -490,6 +498,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dir", required=True)
     s.add_argument("--threads", type=int, default=1)
     s.set_defaults(func=cmd_mbv2_train)
+
+    s = sub.add_parser("mbv2-check-data", help="check an ImageNet folder (train/ and val/) before training")
+    s.add_argument("--data", default=None)
+    s.set_defaults(func=cmd_mbv2_check_data)
 
     s = sub.add_parser("mbv2-table2", help="Table 2 row: FLOPs, params, top-1 and search cost")
     s.add_argument("--search-summary", required=True)

@@ -195,7 +195,8 @@ def cmd_bench(a: argparse.Namespace) -> None:
         from vkdnw.bench import bench_mbv2
 
         bench_mbv2(iterations=a.n_archs, batch_size=a.batch_size, resolution=a.resolution,
-                   num_classes=a.num_classes, threads=a.threads, device=a.device, out=a.out)
+                   num_classes=a.num_classes, threads=a.threads, device=a.device, n_jacobian=a.n_jacobian,
+                   out=a.out)
         return
     if a.roofline:
         run_roofline(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size,
@@ -478,6 +479,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resolution", type=int, default=224, help="mbv2 only")
     s.add_argument("--num-classes", type=int, default=1000, help="mbv2 only")
     s.add_argument("--device", default="cpu", help="mbv2 only")
+    s.add_argument("--n-jacobian", type=int, default=3,
+                   help="mbv2 only: candidates on which forward- and reverse-mode VKDNW Jacobians are timed")
     s.add_argument("--out", help="also write the per-net timings as CSV")
     s.set_defaults(func=cmd_bench)
 

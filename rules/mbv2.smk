@@ -21,7 +21,7 @@ rule search_mbv2:
     params:
         settings=mbv2_search_settings(),
         code=package_hash(MBV2_SEARCH_SOURCES),
-        root=f"{MB}/search",
+        root=lambda wildcards, output: os.path.dirname(output.best),
     shell:
         "vkdnw mbv2-search --settings '{params.settings}' --work-root {params.root}"
         " --out-dir {params.root} --threads {threads} --quiet > {log} 2>&1"
@@ -49,7 +49,7 @@ rule train_mbv2:
         nproc=MBV2_CFG["train"]["gpus"],
         settings=mbv2_train_settings(),
         code=package_hash(MBV2_TRAIN_SOURCES),
-        out=f"{MB}/train",
+        out=lambda wildcards, output: os.path.dirname(output.metrics),
     shell:
         # Check the data before torchrun starts N processes: no ImageNet, one clear line.
         "(vkdnw mbv2-check-data --data '{params.data}' &&"

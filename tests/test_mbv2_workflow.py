@@ -15,9 +15,8 @@ from conftest import REPO
 
 pytestmark = pytest.mark.workflow
 TIMEOUT = 1200
-TOY_SEARCH = {"iterations": 6, "population": 4, "score": {"resolution": 32, "batch_size": 2, "num_classes": 10}}
-TOY_TRAIN = {"epochs": 1, "batch_size_per_gpu": 4, "resolution": 32, "num_classes": 3, "workers": 0,
-             "warmup_epochs": 1, "teacher": None}
+TINY = yaml.safe_load((REPO / "config/tiny.yaml").read_text())
+TOY_TRAIN = TINY["mbv2"]["train"]["settings"]
 
 
 def make_image_folder(root: Path, classes: int = 3, n_train: int = 8, n_val: int = 4) -> Path:
@@ -34,9 +33,9 @@ def make_image_folder(root: Path, classes: int = 3, n_train: int = 8, n_val: int
 
 def _write_config(work: Path, data: Path | None) -> Path:
     cfg = yaml.safe_load((REPO / "config/tiny.yaml").read_text())
-    cfg.update(results="results", benchmark=None,
-               mbv2={"enabled": True, "search": TOY_SEARCH,
-                     "train": {"data": str(data) if data else None, "gpus": 2, "settings": TOY_TRAIN}})
+    cfg.update(results="results", benchmark=None)
+    cfg["mbv2"]["enabled"] = True
+    cfg["mbv2"]["train"]["data"] = str(data) if data else None
     path = work / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path

@@ -50,6 +50,9 @@ class ScoreSettings:
     # sweep per class (1000 on ImageNet); "auto" picks the one with fewer passes.
     jacobian: str = "auto"
     jvp_chunk: int = 16
+    # float64 as everywhere else (DESIGN.md, "Numerical precision"); float32 is the authors'
+    # precision and ~2x cheaper on GPUs, at the cost of the low quantiles' stability.
+    dtype: str = "float64"
 
 
 def sample_tensors(model: torch.nn.Module, n_tensors: int) -> list[str]:
@@ -124,17 +127,18 @@ def jacobian_forward(model: torch.nn.Module, inputs: torch.Tensor, elements: lis
 
 
 def vkdnw_components(net: mbv2.MBV2Net, x: torch.Tensor, n_tensors: int, jacobian: str = "auto",
-                     jvp_chunk: int = 16) -> dict[str, float]:
+                     jvp_chunk: int = 16, dtype: str = "float64") -> dict[str, float]:
     elements = [Element(name, 0) for name in sample_tensors(net, n_tensors)]
+    dt = {"float64": torch.float64, "float32": torch.float32}[dtype]
     if jacobian == "auto":
         jacobian = "forward" if len(elements) < net.classifier.out_features else "reverse"
     if jacobian == "forward":
-        J, logits = jacobian_forward(net, x, elements, chunk=jvp_chunk)
+        J, logits = jacobian_forward(net, x, elements, dtype=dt, chunk=jvp_chunk)
     elif jacobian == "reverse":
-        J, logits = jacobian_fast(net, x, elements)
+        J, logits = jacobian_fast(net, x, elements, dtype=dt)
     else:
         raise ValueError(f"jacobian must be auto, forward or reverse, got {jacobian!r}")
-    F = fisher_from_jacobian(J, logits)
+    F = fisher_from_jacobian(J.double(), logits.double())
     lam = torch.linalg.svdvals(F)
     if not torch.isfinite(lam).all():
         raise torch.linalg.LinAlgError("non-finite singular values")
@@ -164,7 +168,9 @@ def score_structure(structure: str, seed: int, s: ScoreSettings) -> dict[str, fl
     try:
         row.update(aznas_components(copy.deepcopy(net), x, generator(seed, SPACE, structure, "rademacher")))
         # VKDNW sees the fresh net: the AZ-NAS forward in train mode moved the copy's BN stats.
-        row.update(vkdnw_components(net, x, s.n_tensors, s.jacobian, s.jvp_chunk))
+        row.update(vkdnw_components(net, x, s.n_tensors, s.jacobian, s.jvp_chunk, s.dtype))
+    except torch.OutOfMemoryError:
+        raise  # a setting the device cannot hold, not a property of this candidate
     except (torch.linalg.LinAlgError, FloatingPointError, RuntimeError) as exc:
         row["error"] = f"{type(exc).__name__}: {exc}"[:300]
         for c in COMPONENTS:

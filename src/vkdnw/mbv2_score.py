@@ -89,43 +89,93 @@ def aznas_components(net: mbv2.MBV2Net, x: torch.Tensor, g: torch.Generator) -> 
     }
 
 
+def _splicer(params: dict[str, torch.Tensor], elements: list[Element], device: torch.device):
+    """(sel0, splice): the selected scalars, and a function that writes a vector of them back
+    into a copy of ``params`` (differentiably, so forward mode can push tangents through)."""
+    by_name: dict[str, tuple[list[int], list[int]]] = {}
+    for col, e in enumerate(elements):
+        cols, idx = by_name.setdefault(e.name, ([], []))
+        cols.append(col)
+        idx.append(e.index)
+    index = {n: (torch.tensor(c, device=device), torch.tensor(i, device=device)) for n, (c, i) in by_name.items()}
+    sel0 = torch.stack([params[e.name].reshape(-1)[e.index] for e in elements])
+
+    def splice(sel: torch.Tensor) -> dict[str, torch.Tensor]:
+        full = dict(params)
+        for n, (cols, idx) in index.items():
+            full[n] = params[n].reshape(-1).index_put((idx,), sel[cols]).reshape(params[n].shape)
+        return full
+
+    return sel0, splice
+
+
+def _columns(fn, sel0: torch.Tensor, chunk: int) -> torch.Tensor:
+    """d fn / d sel (B x C x k) by forward mode, ``chunk`` one-hot tangents per vmapped pass."""
+    eye = torch.eye(len(sel0), dtype=sel0.dtype, device=sel0.device)
+
+    def directional(t: torch.Tensor) -> torch.Tensor:
+        return jvp(fn, (sel0,), (t,))[1]
+
+    cols = [vmap(directional)(eye[i:i + chunk]) for i in range(0, len(sel0), chunk)]  # k x B x C
+    return torch.cat(cols, dim=0).permute(1, 2, 0)
+
+
 def jacobian_forward(model: torch.nn.Module, inputs: torch.Tensor, elements: list[Element],
                      dtype: torch.dtype = torch.float64, chunk: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample Jacobians (B x C x p) of the logits w.r.t. ``elements`` by forward mode.
 
     The same J as :func:`vkdnw.proxies.vkdnw.jacobian_fast` (eval-mode BN, float64), at the
     cost of p forward-mode passes instead of C reverse sweeps: with C = 1000 ImageNet classes
-    and p = 128 scalars that is ~8x fewer passes. Tangent directions are batched ``chunk`` at
-    a time with ``vmap``.
+    and p = 128 scalars that is ~8x fewer passes. For a net of sequential ``layers`` and a
+    linear ``classifier`` (MBV2Net), a weight's tangent starts at its own layer, from that
+    layer's cached input, so the layers before it are not rerun; classifier weights are read
+    off the pooled features. Tangents are batched ``chunk`` at a time with ``vmap``.
     """
     net = copy.deepcopy(model).to(dtype).eval()
     net.requires_grad_(False)
     x = inputs.detach().to(dtype)
     params = {k: v.detach() for k, v in net.named_parameters()}
     buffers = {k: v.detach() for k, v in net.named_buffers()}
-    by_name: dict[str, tuple[list[int], list[int]]] = {}
-    for col, e in enumerate(elements):
-        cols, idx = by_name.setdefault(e.name, ([], []))
-        cols.append(col)
-        idx.append(e.index)
-    index = {n: (torch.tensor(c, device=x.device), torch.tensor(i, device=x.device)) for n, (c, i) in by_name.items()}
-    sel0 = torch.stack([params[e.name].reshape(-1)[e.index] for e in elements])
+    layers = getattr(net, "layers", None)
+    head = getattr(net, "classifier", None)
+    if not isinstance(layers, torch.nn.ModuleList) or not isinstance(head, torch.nn.Linear):
+        sel0, splice = _splicer(params, elements, x.device)
+        J = _columns(lambda sel: functional_call(net, (splice(sel), buffers), (x,)), sel0, chunk)
+        with torch.no_grad():
+            logits = net(x)
+        return J.contiguous(), logits
 
-    def logits_of(sel: torch.Tensor) -> torch.Tensor:
-        full = dict(params)
-        for n, (cols, idx) in index.items():
-            flat = params[n].reshape(-1).index_put((idx,), sel[cols])
-            full[n] = flat.reshape(params[n].shape)
-        return functional_call(net, (full, buffers), (x,))
-
-    def directional(t: torch.Tensor) -> torch.Tensor:
-        return jvp(logits_of, (sel0,), (t,))[1]
-
-    eye = torch.eye(len(elements), dtype=dtype, device=x.device)
-    cols = [vmap(directional)(eye[i:i + chunk]) for i in range(0, len(elements), chunk)]  # k x B x C
-    J = torch.cat(cols, dim=0).permute(1, 2, 0).contiguous()
     with torch.no_grad():
-        logits = net(x)
+        acts = [x]
+        for m in layers:
+            acts.append(m(acts[-1]))
+        feats = torch.flatten(torch.nn.functional.adaptive_avg_pool2d(acts[-1], 1), 1)
+        logits = head(feats)
+    J = torch.zeros(x.shape[0], logits.shape[1], len(elements), dtype=dtype, device=x.device)
+    groups: dict[int, list[int]] = {}
+    for col, e in enumerate(elements):
+        if e.name.startswith("classifier."):
+            if e.name.endswith("bias"):
+                J[:, e.index, col] = 1.0
+            else:
+                o, i = divmod(e.index, head.in_features)
+                J[:, o, col] = feats[:, i]
+            continue
+        groups.setdefault(int(e.name.split(".")[1]), []).append(col)
+    for li, cols in groups.items():
+        prefix = f"layers.{li}."
+        own = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+        own_buffers = {k[len(prefix):]: v for k, v in buffers.items() if k.startswith(prefix)}
+        sel0, splice = _splicer(own, [Element(elements[c].name[len(prefix):], elements[c].index) for c in cols],
+                                x.device)
+
+        def tail(sel: torch.Tensor, li: int = li, splice=splice, own_buffers=own_buffers) -> torch.Tensor:
+            h = functional_call(layers[li], (splice(sel), own_buffers), (acts[li],))
+            for m in layers[li + 1:]:
+                h = m(h)
+            return head(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(h, 1), 1))
+
+        J[:, :, cols] = _columns(tail, sel0, chunk)
     return J, logits
 
 

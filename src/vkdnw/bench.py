@@ -215,4 +215,6 @@ def bench_mbv2(*, iterations: int, batch_size: int, resolution: int, num_classes
               f"max |diff| {df['abs_diff'].max():.2e}")
     if out:
         log.assign(bench_wall_seconds=wall).to_csv(out, index=False)
+        if len(df):
+            df.to_csv(str(out).removesuffix(".csv") + "_jacobian.csv", index=False)
     return df

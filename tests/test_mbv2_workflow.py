@@ -1,8 +1,11 @@
 """Table 2 end to end at toy scale: the search and training rules, torchrun DDP on CPU, resume."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +77,7 @@ def test_tiny_search_then_torchrun_training_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
-def test_training_distils_from_a_teacher_and_resumes_under_torchrun(tmp_path):
+def test_killed_training_resumes_under_torchrun_with_a_teacher(tmp_path):
     from vkdnw._timm import import_timm
 
     timm = import_timm()
@@ -88,21 +91,35 @@ def test_training_distils_from_a_teacher_and_resumes_under_torchrun(tmp_path):
     structure = "SuperConvK3BNRELU(3,8,2,1)SuperResIDWE6K3(8,32,2,8,1)SuperResIDWE6K3(32,48,2,32,1)" \
                 "SuperConvK1BNRELU(48,2048,1,1)"
 
-    def run(epochs: int) -> subprocess.CompletedProcess:
-        s = json.dumps(dict(settings, epochs=epochs))
-        return subprocess.run(["torchrun", "--standalone", "--nproc_per_node=2", "-m", "vkdnw.cli", "mbv2-train",
-                               "--structure", structure, "--data", str(data), "--settings", s,
-                               "--out-dir", str(tmp_path / "train")], capture_output=True, text=True, timeout=TIMEOUT)
-
-    first = run(1)
-    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
-    log1 = pd.read_csv(tmp_path / "train/train_log.csv")
-    second = run(2)
-    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-3000:]
-    assert "resumed from" in second.stdout and "after epoch 0" in second.stdout
-    log2 = pd.read_csv(tmp_path / "train/train_log.csv")
-    assert list(log2["epoch"]) == [0, 1]
-    pd.testing.assert_frame_equal(log2.head(1), log1)  # epoch 0 was not retrained
+    cmd = ["torchrun", "--standalone", "--nproc_per_node=2", "-m", "vkdnw.cli", "mbv2-train", "--structure",
+           structure, "--data", str(data), "--settings", json.dumps(dict(settings, epochs=4)),
+           "--out-dir", str(tmp_path / "train")]
+    # Kill the whole torchrun process group (SIGKILL) once the first epoch is checkpointed.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    # (train_log.csv is written right after each epoch's checkpoint)
+    while time.time() < deadline and not (tmp_path / "train/train_log.csv").exists():
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = pd.read_csv(tmp_path / "train/train_log.csv")
+    assert 1 <= len(before) and not (tmp_path / "train/metrics.json").exists()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    assert "resumed from" in again.stdout
+    after = pd.read_csv(tmp_path / "train/train_log.csv")
+    assert list(after["epoch"]) == [0, 1, 2, 3]
+    done = int(again.stdout.split("after epoch ")[1].split()[0])
+    assert done >= len(before) - 1
+    # the epochs checkpointed before the kill were kept, not retrained
+    pd.testing.assert_frame_equal(after.head(len(before)), before)
+    metrics = json.loads((tmp_path / "train/metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["epochs"] == 4
+    # another recipe does not resume this net
+    other = subprocess.run(cmd[:-4] + ["--settings", json.dumps(dict(settings, epochs=1, lr_per_256=0.05)),
+                                       "--out-dir", str(tmp_path / "train")], capture_output=True, text=True,
+                           timeout=TIMEOUT)
+    assert other.returncode == 0 and "resumed from" not in other.stdout
 
 
 def test_training_without_imagenet_fails_early_with_one_line(tmp_path):

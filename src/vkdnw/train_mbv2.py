@@ -64,6 +64,15 @@ class TrainSettings:
     max_steps_per_epoch: int = 0  # >0 caps an epoch (tests); 0 = the whole training set
 
 
+def run_key(structure: str, s: TrainSettings, world: int) -> str:
+    import hashlib
+
+    d = asdict(s)
+    d.pop("workers")  # loader processes change no number
+    d.update(structure=mbv2.canonical(structure), world=world)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def check_data(data: str | None) -> tuple[Path, Path]:
     """The ImageFolder train/ and val/ folders under ``data``, or a clear error."""
     if not data:
@@ -262,7 +271,9 @@ def train(structure: str, data: str | None, out_dir: str | Path, s: TrainSetting
     criterion = SoftTargetCrossEntropy()
     ema = ModelEmaV3(model, decay=s.ema_decay) if s.ema_decay > 0 else None
 
-    ckpt_path = out / "checkpoint.pth"
+    # One checkpoint per (structure, recipe, world size): a changed setting trains afresh
+    # instead of resuming a net trained under another recipe; the same settings resume.
+    ckpt_path = out / f"run-{run_key(structure, s, world)}" / "checkpoint.pth"
     start, rows = 0, []
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)

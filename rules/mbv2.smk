@@ -1,6 +1,7 @@
 # Table 2: evolutionary search in the MobileNetV2 space, then ImageNet training of the winner.
 # The search resumes from its candidate log (search/work-<settings key>/, not an output, so
-# Snakemake keeps it when a job dies); the training resumes from train/checkpoint.pth.
+# Snakemake keeps it when a job dies); the training resumes from
+# train/run-<recipe key>/checkpoint.pth.
 
 
 rule search_mbv2:

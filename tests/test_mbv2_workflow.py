@@ -142,3 +142,16 @@ def test_paper_config_plans_search_and_training_with_their_gpus(tmp_path):
     blocks = {m.split("\n")[0].strip(": "): m for m in out.split("rule ")[1:]}
     assert "gpu=1" in blocks["search_mbv2"] and "gpu=8" in blocks["train_mbv2"]
     assert "gpu=" not in blocks["table2_mbv2"].split("resources:")[1].split("\n")[0]
+
+
+@pytest.mark.parametrize("config", ["config/quick.yaml", "config/tiny.yaml", "config/reference-b8.yaml",
+                                    "config/reference-cifar10-batch.yaml"])
+def test_presets_leave_the_gpu_scale_table2_out(config, tmp_path):
+    """config.yaml enables Table 2 at the paper's scale; every preset merged over it (the
+    laptop command among them) must switch it off, or `all` would start a 100k-candidate
+    search on the CPU."""
+    proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+                           "-n", "--quiet", "rules", "--configfile", str(REPO / config)], capture_output=True,
+                          text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "mbv2" not in proc.stdout

@@ -4,7 +4,7 @@ import os
 
 from vkdnw.ablation import TABLES as ABLATION_TABLES, settings_by_id, table_settings
 from vkdnw.benchmark import check_benchmark
-from vkdnw.proxies.registry import source_hash
+from vkdnw.proxies.registry import files_hash, source_hash
 from vkdnw.scoring import n_blocks, select_archs
 from vkdnw.workflow import proxy_settings
 
@@ -255,12 +255,6 @@ MBV2_SEARCH_SOURCES = (
     "rng.py",
 )
 MBV2_TRAIN_SOURCES = ("spaces/mbv2.py", "train_mbv2.py", "proxies/common.py")
-
-
-def package_hash(sources):
-    from vkdnw.workflow import sources_hash
-
-    return sources_hash(sources)
 
 
 def mbv2_search_settings():

@@ -21,7 +21,7 @@ rule search_mbv2:
         gpu=1 if config["device"].startswith("cuda") else 0,
     params:
         settings=mbv2_search_settings(),
-        code=package_hash(MBV2_SEARCH_SOURCES),
+        code=files_hash(MBV2_SEARCH_SOURCES),
         root=lambda wildcards, output: os.path.dirname(output.best),
     shell:
         "vkdnw mbv2-search --settings '{params.settings}' --work-root {params.root}"
@@ -49,7 +49,7 @@ rule train_mbv2:
         data=MBV2_CFG["train"]["data"] or "",
         nproc=MBV2_CFG["train"]["gpus"],
         settings=mbv2_train_settings(),
-        code=package_hash(MBV2_TRAIN_SOURCES),
+        code=files_hash(MBV2_TRAIN_SOURCES),
         out=lambda wildcards, output: os.path.dirname(output.metrics),
     shell:
         # Check the data before torchrun starts N processes: no ImageNet, one clear line.

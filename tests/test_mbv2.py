@@ -15,7 +15,7 @@ import pytest
 import torch
 from scipy.stats import rankdata
 
-from vkdnw.evolution import SearchSettings, aggregate, run_search, shortlist, work_dir_for, write_outputs
+from vkdnw.evolution import SearchSettings, aggregate, run_search, work_dir_for, write_outputs
 from vkdnw.mbv2_score import (ScoreSettings, fresh_net, jacobian_forward, noise, sample_tensors, score_structure,
                               vkdnw_components)
 from vkdnw.proxies.vkdnw import Element, jacobian_fast

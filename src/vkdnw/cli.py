@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 import torch
@@ -213,9 +214,9 @@ def cmd_bench(a: argparse.Namespace) -> None:
 def cmd_mbv2_search(a: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from vkdnw.evolution import env_threads, run_search, settings_from_dict, work_dir_for, write_outputs
+    from vkdnw.evolution import run_search, settings_from_dict, work_dir_for, write_outputs
 
-    env_threads(a.threads)
+    torch.set_num_threads(a.threads)
     s = settings_from_dict(_settings(a.settings))
     work = work_dir_for(s, a.work_root)
     bar = tqdm(total=s.iterations, desc="mbv2 search", disable=a.quiet, mininterval=5)
@@ -243,7 +244,7 @@ def cmd_mbv2_train(a: argparse.Namespace) -> None:
     torch.set_num_threads(a.threads)
     structure = Path(a.structure).read_text().strip() if a.structure.endswith(".txt") else a.structure
     result = train(structure, a.data, a.out_dir, s)
-    if int(__import__("os").environ.get("RANK", "0")) == 0:
+    if int(os.environ.get("RANK", "0")) == 0:
         plot_curves(Path(a.out_dir) / "train_log.csv", a.out_dir)
         print(json.dumps({k: result[k] for k in ("top1", "top5", "epochs", "world_size")}))
 

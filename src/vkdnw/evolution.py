@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -100,7 +99,7 @@ class CandidateLog:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.chunk_rows = chunk_rows
         self.current: list[dict] = []
-        self.n_parts = len(sorted(self.dir.glob("part-*.parquet")))
+        self.n_parts = len(list(self.dir.glob("part-*.parquet")))
 
     def load(self) -> pd.DataFrame:
         frames = [read_parquet(p) for p in sorted(self.dir.glob("part-*.parquet"))]
@@ -168,21 +167,22 @@ def run_search(s: SearchSettings, work_dir: Path, *, chunk_rows: int = 256,
                              f"key {s.key()} or remove it")
     else:
         write_text(json.dumps({"key": s.key(), "settings": asdict(s)}, indent=1, default=str), settings_file)
-    df = log.load()
-    structures: list[str] = df["structure"].tolist() if len(df) else []
+    rows = log.load().to_dict("records")
+    structures = [r["structure"] for r in rows]
     # Preallocated: growing an array per iteration would copy O(n^2) over 100k iterations.
-    comps = np.empty((max(s.iterations, len(df)), len(s.components)))
-    if len(df):
-        comps[: len(df)] = df[list(s.components)].to_numpy(float)
-    cache = {r["structure"]: r for r in df.to_dict("records")} if len(df) else {}
-    rows = df.to_dict("records") if len(df) else []
+    comps = np.empty((max(s.iterations, len(rows)), len(s.components)))
+    for i, r in enumerate(rows):
+        comps[i] = [float(r[c]) for c in s.components]
+    cache: dict[str, dict] = {}
+    for r in rows:
+        cache.setdefault(r["structure"], r)
     t_last = time.perf_counter()
     for it in range(len(structures), s.iterations):
         n = len(structures)
         agg = aggregate(comps[:n]) if n >= s.population - 1 else np.zeros(n)
         child, parent, redraws = propose(it, structures, agg, s)
         if child in cache:
-            row = {k: v for k, v in cache[child].items()}
+            row = dict(cache[child])
             row["seconds"] = 0.0  # scored before: the score depends on (seed, structure) only
         else:
             row = score_structure(child, s.seed, s.score)
@@ -245,9 +245,3 @@ def write_outputs(log: pd.DataFrame, s: SearchSettings, out_dir: Path, device: s
 def work_dir_for(s: SearchSettings, root: Path) -> Path:
     return Path(root) / f"work-{s.key()}"
 
-
-def env_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(max(1, threads))
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))

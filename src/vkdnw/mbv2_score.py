@@ -25,11 +25,11 @@ import time
 from dataclasses import dataclass
 
 import torch
+from torch.func import functional_call, jvp, vmap
 
 from vkdnw.proxies.aznas import cell_trainability, feature_entropy
 from vkdnw.proxies.common import kaiming_init_
-from vkdnw.proxies.vkdnw import Element, fisher_from_jacobian, jacobian_fast
-from torch.func import functional_call, jvp, vmap
+from vkdnw.proxies.vkdnw import Element, entropy, fisher_from_jacobian, jacobian_fast
 from vkdnw.rng import generator
 from vkdnw.spaces import mbv2
 
@@ -126,8 +126,7 @@ def jacobian_forward(model: torch.nn.Module, inputs: torch.Tensor, elements: lis
 
     The same J as :func:`vkdnw.proxies.vkdnw.jacobian_fast` (eval-mode BN, float64), at the
     cost of p forward-mode passes instead of C reverse sweeps: with C = 1000 ImageNet classes
-    and p = 128 scalars that is ~8x fewer passes. For a net of sequential ``layers`` and a
-    linear ``classifier`` (MBV2Net), a weight's tangent starts at its own layer, from that
+    and p = 128 scalars that is ~8x fewer passes. For an MBV2Net, a weight's tangent starts at its own layer, from that
     layer's cached input, so the layers before it are not rerun; classifier weights are read
     off the pooled features. Tangents are batched ``chunk`` at a time with ``vmap``.
     """
@@ -136,20 +135,19 @@ def jacobian_forward(model: torch.nn.Module, inputs: torch.Tensor, elements: lis
     x = inputs.detach().to(dtype)
     params = {k: v.detach() for k, v in net.named_parameters()}
     buffers = {k: v.detach() for k, v in net.named_buffers()}
-    layers = getattr(net, "layers", None)
-    head = getattr(net, "classifier", None)
-    if not isinstance(layers, torch.nn.ModuleList) or not isinstance(head, torch.nn.Linear):
+    if not isinstance(net, mbv2.MBV2Net):
         sel0, splice = _splicer(params, elements, x.device)
         J = _columns(lambda sel: functional_call(net, (splice(sel), buffers), (x,)), sel0, chunk)
         with torch.no_grad():
             logits = net(x)
         return J.contiguous(), logits
 
+    layers, head = net.layers, net.classifier
     with torch.no_grad():
         acts = [x]
         for m in layers:
             acts.append(m(acts[-1]))
-        feats = torch.flatten(torch.nn.functional.adaptive_avg_pool2d(acts[-1], 1), 1)
+        feats = net.pool(acts[-1])
         logits = head(feats)
     J = torch.zeros(x.shape[0], logits.shape[1], len(elements), dtype=dtype, device=x.device)
     groups: dict[int, list[int]] = {}
@@ -173,7 +171,7 @@ def jacobian_forward(model: torch.nn.Module, inputs: torch.Tensor, elements: lis
             h = functional_call(layers[li], (splice(sel), own_buffers), (acts[li],))
             for m in layers[li + 1:]:
                 h = m(h)
-            return head(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(h, 1), 1))
+            return head(net.pool(h))
 
         J[:, :, cols] = _columns(tail, sel0, chunk)
     return J, logits
@@ -225,8 +223,7 @@ def vkdnw_components(net: mbv2.MBV2Net, x: torch.Tensor, n_tensors: int, jacobia
     if not torch.isfinite(lam).all():
         raise torch.linalg.LinAlgError("non-finite singular values")
     q = torch.quantile(lam, torch.arange(0.0, 1.0, 0.1, dtype=lam.dtype, device=lam.device))
-    t = q / (q.abs().sum() + 1e-10)
-    ent = float(-(t * torch.log(t + 1e-10)).sum())
+    ent = entropy(q)
     aleph = len(list(net.named_parameters()))
     row = {"aleph": float(aleph), "vkdnw_entropy": ent, "vkdnw": aleph + ent}
     row.update({c: float(v) for c, v in zip(QUANTILE_COLUMNS, q)})

@@ -128,16 +128,16 @@ class Student(nn.Module):
             h = m(h)
             if feat is None and self.proj is not None and x.shape[-1] // h.shape[-1] >= self.downsample:
                 feat = self.proj(h)
-        logits = self.net.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(h, 1), 1))
+        logits = self.net.classifier(self.net.pool(h))
         return logits, feat
 
 
-def _stage_channels(net: nn.Module, resolution: int, downsample: int, layers) -> int | None:
+def _stage_channels(net: mbv2.MBV2Net, resolution: int, downsample: int) -> int | None:
     x = torch.zeros(1, 3, resolution, resolution)
     net.eval()  # batch of one: train-mode BN would reject the SE's 1x1 maps
     try:
         with torch.no_grad():
-            for m in layers:
+            for m in net.layers:
                 x = m(x)
                 if resolution // x.shape[-1] >= downsample:
                     return int(x.shape[1])
@@ -184,7 +184,7 @@ def teacher_outputs(teacher: nn.Module, stage: int, x: torch.Tensor, size: int,
 
 
 def _loaders(s: TrainSettings, train_dir: Path, val_dir: Path, world: int, device: torch.device):
-    timm = import_timm()
+    import_timm()
     from timm.data import create_dataset, create_loader
 
     train_ds = create_dataset("", root=str(train_dir), split="train", is_training=True)
@@ -194,8 +194,7 @@ def _loaders(s: TrainSettings, train_dir: Path, val_dir: Path, world: int, devic
     train = create_loader(train_ds, batch_size=s.batch_size_per_gpu, is_training=True,
                           auto_augment=s.auto_augment, re_prob=s.re_prob, **common)
     val = create_loader(val_ds, batch_size=s.batch_size_per_gpu, is_training=False, **common)
-    assert timm is not None
-    return train, val, len(train_ds.reader.class_to_idx) if hasattr(train_ds, "reader") else None
+    return train, val
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
@@ -255,10 +254,10 @@ def train(structure: str, data: str | None, out_dir: str | Path, s: TrainSetting
     proj_out = None
     if teacher is not None and s.teacher_feature_weight > 0:
         proj_out = _feature_dicts(teacher)[stage]["num_chs"]
-    proj_in = _stage_channels(net, s.resolution, s.feature_downsample, net.layers) if proj_out else None
+    proj_in = _stage_channels(net, s.resolution, s.feature_downsample) if proj_out else None
     model = Student(net, proj_in, proj_out, s.feature_downsample).to(device)
 
-    train_loader, val_loader, _ = _loaders(s, train_dir, val_dir, world, device)
+    train_loader, val_loader = _loaders(s, train_dir, val_dir, world, device)
     lr = s.lr_per_256 * s.batch_size_per_gpu * world / 256
     optimizer = create_optimizer_v2(model, "sgd", lr=lr, weight_decay=s.weight_decay, momentum=s.momentum,
                                     nesterov=True)
@@ -371,14 +370,12 @@ def write_table2(search_summary: str | Path, train_metrics: str | Path | None, o
     measured search cost) beside the paper's."""
     import pandas as pd
 
-    from vkdnw.io import write_parquet  # noqa: F401  (keeps io imported for atomic_write)
-
     summ = json.loads(Path(search_summary).read_text())
     struct = mbv2.parse(summ["best_structure"])
     metrics = json.loads(Path(train_metrics).read_text()) if train_metrics else {}
     ours = {
         "method": "VKDNW_agg (ours)",
-        "flops_M": mbv2.flops_reference(struct, 224, 1000) / 1e6,
+        "flops_M": summ["best_flops"] / 1e6,
         "params_M": sum(p.numel() for p in mbv2.build_network(struct, 1000, use_se=True).parameters()) / 1e6,
         "top1": metrics.get("top1", math.nan),
         "search_gpu_days": summ.get("gpu_days"),

@@ -221,16 +221,3 @@ def write_manifest(config: str, out: str | Path, inputs: list[str], wall_seconds
     write_text(yaml.safe_dump(manifest, sort_keys=False), out)
     return manifest
 
-
-def sources_hash(sources: tuple[str, ...] | list[str]) -> str:
-    """SHA-256 over package files (paths relative to the package root), for rule params: a
-    change to any of them reruns the rule; Snakemake itself never tracks imported modules."""
-    import hashlib
-
-    from vkdnw.proxies.registry import PACKAGE_ROOT
-
-    h = hashlib.sha256()
-    for rel in sorted(sources):
-        h.update(rel.encode())
-        h.update((PACKAGE_ROOT / rel).read_bytes())
-    return h.hexdigest()[:16]

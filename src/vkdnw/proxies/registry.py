@@ -87,15 +87,17 @@ def list_proxies() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def source_hash(name: str) -> str:
-    """SHA-256 over the source files a proxy group's numbers depend on.
-
-    Snakemake never tracks imported modules, so the scoring rule puts this hash in its
-    ``params``; a code change then reruns only that group's shards.
-    """
-    spec = get_proxy(name)
+def files_hash(sources: tuple[str, ...] | list[str]) -> str:
+    """SHA-256 over package files (paths relative to the package root), for rule params:
+    Snakemake never tracks imported modules, so a change to any of them must show here."""
     h = hashlib.sha256()
-    for rel in spec.sources:
+    for rel in sorted(sources):
         h.update(rel.encode())
         h.update((PACKAGE_ROOT / rel).read_bytes())
     return h.hexdigest()[:16]
+
+
+def source_hash(name: str) -> str:
+    """Hash of the source files a proxy group's numbers depend on. The scoring rule puts it
+    in its ``params``, so a code change reruns only that group's shards."""
+    return files_hash(get_proxy(name).sources)

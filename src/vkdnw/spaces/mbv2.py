@@ -245,10 +245,15 @@ class MBV2Net(nn.Module):
             out.append(x)
         return out
 
+    @staticmethod
+    def pool(h: torch.Tensor) -> torch.Tensor:
+        """Global average pooling of the last layer's map into the classifier's input."""
+        return torch.flatten(nn.functional.adaptive_avg_pool2d(h, 1), 1)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         for m in self.layers:
             x = m(x)
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+        return self.pool(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))

@@ -144,8 +144,7 @@ def test_paper_config_plans_search_and_training_with_their_gpus(tmp_path):
     assert "gpu=" not in blocks["table2_mbv2"].split("resources:")[1].split("\n")[0]
 
 
-@pytest.mark.parametrize("config", ["config/quick.yaml", "config/tiny.yaml", "config/reference-b8.yaml",
-                                    "config/reference-cifar10-batch.yaml"])
+@pytest.mark.parametrize("config", sorted(f"config/{p.name}" for p in (REPO / "config").glob("*.yaml")))
 def test_presets_leave_the_gpu_scale_table2_out(config, tmp_path):
     """config.yaml enables Table 2 at the paper's scale; every preset merged over it (the
     laptop command among them) must switch it off, or `all` would start a 100k-candidate

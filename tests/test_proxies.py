@@ -129,11 +129,14 @@ def test_aznas_identity_cell_has_minus_inf_trainability():
     assert all(math.isfinite(row[c]) for c in ("expressivity", "progressivity", "trainability"))
 
 
-def test_ntk_batched_jacobian_equals_per_sample_backward():
+@pytest.mark.parametrize("jacobian", [tenas.ntk_jacobian, tenas.ntk_jacobian_batched])
+def test_ntk_jacobian_equals_the_references_backward_per_sample(jacobian):
+    # The reference: a fresh forward and backward of logits[i].sum() per sample, grads summed
+    # into .grad (BN in train mode couples the batch, so each row depends on all of x).
     ctx = _ctx(SMALL, proxy="tenas")
     net = fresh_net(ctx).train()
     x = input_batches(ctx.arch_str, ctx.dataset, ctx.seed, 4)[0].x
-    fast = tenas.ntk_jacobian(net, x)
+    fast = jacobian(net, x)
     params = [p for n, p in net.named_parameters() if "weight" in n]
     rows = []
     for i in range(4):

@@ -121,6 +121,45 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
     return summary
 
 
+def bench_ntk(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, threads: int,
+              out: str | None = None) -> pd.DataFrame:
+    """TE-NAS's NTK Jacobian: B backward calls (the scoring path) against one vmapped backward
+    (``is_grads_batched``), back to back on the same net and batch; also the condition numbers'
+    largest relative difference, so a faster path that changed the score would show."""
+    from vkdnw.proxies import tenas
+    from vkdnw.proxies.zc import batches
+
+    torch.set_num_threads(threads)
+    archs = random.Random(seed).sample(select_archs("unique"), n_archs)
+    print(f"vkdnw bench --ntk: {n_archs} unique archs (seed {seed}), batch {batch_size}, {threads} threads, "
+          f"torch {torch.__version__}")
+    rows = []
+    for ds in datasets:
+        info = dataset_info(ds)
+        for arch in archs:
+            ctx = NetContext(arch, ds, seed, info["num_classes"], info["resolution"],
+                             {"tenas": {"batch_size": batch_size, "data": None}})
+            net, x = fresh_net(ctx).train(), batches(ctx, "tenas")[0].x
+            jac_loop, t_loop = _timed(tenas.ntk_jacobian, net, x)
+            jac_vmap, t_vmap = _timed(tenas.ntk_jacobian_batched, net, x)
+            c_loop, c_vmap = tenas.ntk_condition(jac_loop), tenas.ntk_condition(jac_vmap)
+            rows.append({"dataset": ds, "arch_str": arch, "aleph": aleph(arch), "loop_s": t_loop,
+                         "batched_s": t_vmap, "ratio": t_vmap / t_loop,
+                         "cond_rel_diff": abs(c_loop - c_vmap) / abs(c_vmap)})
+            print(f"  {ds} aleph={aleph(arch):3d} loop {t_loop:6.2f}s  batched {t_vmap:6.2f}s  "
+                  f"ratio {t_vmap / t_loop:4.2f}x  cond rel.diff {rows[-1]['cond_rel_diff']:.1e}", flush=True)
+    df = pd.DataFrame(rows)
+    g = df.groupby("dataset", sort=False)
+    summary = pd.DataFrame({"nets": g.size(), "loop_s_median": g["loop_s"].median(),
+                            "batched_s_median": g["batched_s"].median(),
+                            "geomean_ratio": g["ratio"].agg(lambda r: math.exp(r.map(math.log).mean())),
+                            "max_cond_rel_diff": g["cond_rel_diff"].max()})
+    print(summary.to_string(float_format=lambda v: f"{v:.3g}"))
+    if out:
+        df.to_csv(out, index=False)
+    return summary
+
+
 def _sweep_seconds(net: torch.nn.Module, x: torch.Tensor, repeats: int = 3) -> tuple[int, float]:
     """The fast path's unit of work: one reverse sweep from the pooled features (or the
     logits, whichever side of the head is narrower) to the input, float64, channels-last,

@@ -6,7 +6,9 @@ of linear regions, two columns. TE-NAS ranks by the sum of both ranks.
   ``sum_c logits[i, c]`` (through the whole batch, BN couples the samples) w.r.t. every
   parameter named ``*weight`` (conv, BN and classifier weights); NTK = J J^T in float32, as
   the reference; cond = largest / smallest eigenvalue; NaN becomes cond = 1e5.
-  All rows come from one batched backward (``is_grads_batched``) instead of B backward calls.
+  Rows come from B backward calls over one retained graph, as the reference does; a single
+  vmapped backward (``is_grads_batched``) gives the same J but was 1.6x slower on this CPU
+  (``vkdnw bench --ntk``).
 * ``linear_regions``: higher is better. A noise batch of the same size (always noise, as in
   the reference) goes through the net (train mode, no grad); each sample's code is the sign
   of every ReLU output; the count is ``sum_i 1 / #{j : code_j == code_i}``.
@@ -25,20 +27,32 @@ from vkdnw.rng import generator
 NAN_COND = 100000.0
 
 
+def _ntk_params(net: nn.Module) -> list[torch.Tensor]:
+    return [p for n, p in net.named_parameters() if "weight" in n and p.requires_grad]
+
+
 def ntk_jacobian(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    params = [p for n, p in net.named_parameters() if "weight" in n]
+    """J (B x P): row i is d(sum_c logits[i, c]) / d(weights), through the whole batch."""
+    params = _ntk_params(net)
+    s = net(x).sum(dim=1)
+    jac: torch.Tensor | None = None
+    for i in range(len(x)):
+        grads = torch.autograd.grad(s[i], params, retain_graph=i + 1 < len(x), allow_unused=True)
+        row = [g.reshape(-1) for g in grads if g is not None]
+        if jac is None:  # filled in place: a list of rows plus stack would hold J twice
+            jac = s.new_empty(len(x), sum(r.numel() for r in row))
+        torch.cat(row, out=jac[i])
+    assert jac is not None
+    return jac
+
+
+def ntk_jacobian_batched(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The same J from one vmapped backward; kept for ``vkdnw bench --ntk``."""
+    params = _ntk_params(net)
     s = net(x).sum(dim=1)
     eye = torch.eye(len(x), dtype=s.dtype, device=s.device)
-    try:
-        grads = torch.autograd.grad(s, params, grad_outputs=eye, is_grads_batched=True, allow_unused=True)
-        rows = [g.reshape(len(x), -1) for g in grads if g is not None]
-    except RuntimeError:  # an op without a batching rule: one backward per sample
-        per = []
-        for i in range(len(x)):
-            gi = torch.autograd.grad(s[i], params, retain_graph=True, allow_unused=True)
-            per.append(torch.cat([g.reshape(-1) for g in gi if g is not None]))
-        return torch.stack(per)
-    return torch.cat(rows, dim=1)
+    grads = torch.autograd.grad(s, params, grad_outputs=eye, is_grads_batched=True, allow_unused=True)
+    return torch.cat([g.reshape(len(x), -1) for g in grads if g is not None], dim=1)
 
 
 def ntk_condition(jac: torch.Tensor) -> float:

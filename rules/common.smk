@@ -39,7 +39,8 @@ wildcard_constraints:
     ),
     seed=r"\d+",
     block=r"\d{3}",
-    proxy="|".join([*ALL_PROXIES, "vkdnw_real"]),
+    # The ablation runs score VKDNW whatever the main runs' groups are.
+    proxy="|".join(sorted({*ALL_PROXIES, *(s.proxy for s in ABL_SETTINGS.values())})),
     subset="unique|all",
     setting="|".join(ABL_SETTINGS).replace(".", "\\."),
 

@@ -243,6 +243,18 @@ def test_bench_proxies_reports_median_cost_per_proxy_and_dataset(tmp_path):
     assert len(pd.read_csv(out)) == 4
 
 
+def test_bench_ntk_times_both_jacobian_paths_on_the_same_nets(tmp_path, capsys):
+    from vkdnw.cli import main
+
+    out = tmp_path / "ntk.csv"
+    assert main(["bench", "--ntk", "--dataset", "ImageNet16-120", "--n-archs", "2", "--batch-size", "4",
+                 "--threads", "1", "--out", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert len(df) == 2 and (df["loop_s"] > 0).all() and (df["batched_s"] > 0).all()
+    assert (df["cond_rel_diff"] < 1e-5).all()  # both paths give the same score
+    assert "geomean_ratio" in capsys.readouterr().out
+
+
 def test_vkdnw_real_is_vkdnw_on_noise_and_reads_images_when_given(tiny_datasets):
     """Table 5's real-input VKDNW: without a data path it is exactly VKDNW (same noise stream);
     with one, it sees training images and says so."""

@@ -36,6 +36,14 @@ def _timed(fn, *args) -> tuple[torch.Tensor | None, float]:
     return out, time.perf_counter() - t0
 
 
+def _bench_archs(mode: str, n_archs: int, seed: int, batch_size: int, threads: int) -> list[str]:
+    """The same ``n_archs`` unique archs for every bench mode (seeded), at ``threads`` threads."""
+    torch.set_num_threads(threads)
+    print(f"vkdnw bench{mode}: {n_archs} unique archs (seed {seed}), batch {batch_size}, {threads} threads, "
+          f"torch {torch.__version__}")
+    return random.Random(seed).sample(select_archs("unique"), n_archs)
+
+
 def bench_dataset(dataset: str, archs: list[str], batch_size: int,
                   reference_dtype: torch.dtype = torch.float32) -> pd.DataFrame:
     info = dataset_info(dataset)
@@ -73,10 +81,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
 
 def run_bench(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, threads: int,
               out: str | None = None, reference_dtype: str = "float32") -> pd.DataFrame:
-    torch.set_num_threads(threads)
-    archs = random.Random(seed).sample(select_archs("unique"), n_archs)
-    print(f"vkdnw bench: {n_archs} unique archs (seed {seed}), batch {batch_size}, {threads} threads, "
-          f"torch {torch.__version__}; reference algorithm in {reference_dtype}, fast path in float64")
+    archs = _bench_archs("", n_archs, seed, batch_size, threads)
+    print(f"reference algorithm in {reference_dtype}, fast path in float64")
     dt = getattr(torch, reference_dtype)
     df = pd.concat([bench_dataset(ds, archs, batch_size, dt) for ds in datasets], ignore_index=True)
     summary = summarize(df)
@@ -95,10 +101,7 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
     """
     from vkdnw.scoring import score_net
 
-    torch.set_num_threads(threads)
-    archs = random.Random(seed).sample(select_archs("unique"), n_archs)
-    print(f"vkdnw bench --proxies: {n_archs} unique archs (seed {seed}), batch {batch_size}, "
-          f"{threads} threads, torch {torch.__version__}")
+    archs = _bench_archs(" --proxies", n_archs, seed, batch_size, threads)
     rows = []
     for ds in datasets:
         info = dataset_info(ds)
@@ -129,10 +132,7 @@ def bench_ntk(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, 
     from vkdnw.proxies import tenas
     from vkdnw.proxies.zc import batches
 
-    torch.set_num_threads(threads)
-    archs = random.Random(seed).sample(select_archs("unique"), n_archs)
-    print(f"vkdnw bench --ntk: {n_archs} unique archs (seed {seed}), batch {batch_size}, {threads} threads, "
-          f"torch {torch.__version__}")
+    archs = _bench_archs(" --ntk", n_archs, seed, batch_size, threads)
     rows = []
     for ds in datasets:
         info = dataset_info(ds)
@@ -186,9 +186,7 @@ def run_roofline(*, datasets: list[str], n_archs: int, seed: int, batch_size: in
     """How close the fast path is to its own floor: min(C, 64) float64 reverse sweeps. The
     ratio to the authors' algorithm can be no larger than reference / floor, whatever the
     implementation of the sweeps, so this says where a speed-up target is out of reach."""
-    torch.set_num_threads(threads)
-    archs = random.Random(seed).sample(select_archs("unique"), n_archs)
-    print(f"vkdnw bench --roofline: {n_archs} unique archs (seed {seed}), batch {batch_size}, {threads} threads")
+    archs = _bench_archs(" --roofline", n_archs, seed, batch_size, threads)
     rows = []
     for ds in datasets:
         info = dataset_info(ds)

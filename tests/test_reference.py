@@ -1,0 +1,57 @@
+"""The committed reference scores are recomputable: `vkdnw rescore` on a committed arch gives
+the committed value of every proxy column (rtol 1e-4), with the settings of the config that
+made the run. A change to a proxy's code or settings that moved its numbers fails here."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from vkdnw.cli import main
+from vkdnw.proxies.registry import get_proxy
+
+REPO = Path(__file__).resolve().parents[1]
+# (config that made the run, its merged scores): every committed run with per-arch scores.
+RUNS = [
+    ("config/reference-b8.yaml", "results/reference/b8/nb201/{dataset}/seed1/scores.parquet"),
+    ("config/reference-tenas-sample.yaml", "results/reference/tenas-sample/nb201/{dataset}/seed1/scores.parquet"),
+]
+def _cases() -> list[tuple[str, str, str, str]]:
+    import yaml
+
+    out = []
+    for config, pattern in RUNS:
+        cfg = yaml.safe_load((REPO / config).read_text())
+        for ds in cfg["datasets"]:
+            scores = pattern.format(dataset=ds)
+            if not (REPO / scores).exists():
+                continue
+            for proxy in cfg.get("dataset_proxies", {}).get(ds, cfg["proxies"]):
+                out.append((config, scores, ds, proxy))
+    return out
+
+
+def _value_columns(proxy: str) -> list[str]:
+    return [c for c in get_proxy(proxy).columns if c != "input"]
+
+
+@pytest.mark.parametrize("config,scores,dataset,proxy", _cases(), ids=lambda v: str(v).split("/")[-1])
+def test_rescoring_a_committed_arch_gives_its_committed_value(config, scores, dataset, proxy, capsys):
+    df = pd.read_parquet(REPO / scores)
+    cols = _value_columns(proxy)
+    ok = df.dropna(subset=cols)
+    # The two cheapest nets with finite scores (fewest parameters), so the check stays fast.
+    picked = ok.sort_values("params").head(2) if "params" in ok else ok.head(2)
+    assert main(["rescore", "--proxy", proxy, "--dataset", dataset, "--seed", "1",
+                 "--config", str(REPO / config), *picked["arch_str"]]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(rows) == len(picked)
+    for row, (_, committed) in zip(rows, picked.iterrows()):
+        assert row["arch_str"] == committed["arch_str"] and not row["error"]
+        for c in cols:
+            want, got = float(committed[c]), float(row[c])
+            assert math.isclose(got, want, rel_tol=1e-4, abs_tol=1e-12), (proxy, c, committed["arch_str"], got, want)

@@ -69,6 +69,25 @@ def test_compare_with_paper(tmp_path):
     assert "| VKDNW |" not in text  # no paper row for the entropy alone
 
 
+def test_a_samples_ndcg_and_top1_are_not_set_beside_the_papers(tmp_path):
+    """KT/SPR of a sample estimate the full space's; nDCG@1000 and the top pick do not (1,000
+    of 1,000 nets is the whole ranking), so a sampled run gets no paper value for those."""
+    from vkdnw.metrics import compare_with_paper, paper_comparable, write_top1_table
+
+    row = {"method": "FLOPs", "type": "S", "dataset": "ImageNet16-120", "kt": 0.55, "kt_std": np.nan, "spr": 0.72,
+           "spr_std": np.nan, "ndcg": 0.7, "ndcg_std": np.nan, "top1": 41.0, "top1_std": np.nan, "n_seeds": 1,
+           "n_nets": 1000, "input": "-", "batch_size": "-"}
+    full = {**row, "dataset": "cifar10", "n_nets": 9445}
+    model = {**full, "method": "GRAF", "type": "A", "n_nets": 8421}
+    pd.DataFrame([row, full, model]).to_csv(tmp_path / "t.csv", index=False)
+    text = compare_with_paper(tmp_path / "t.csv")
+    assert "| 0.550 / 0.545 | 0.720 / 0.718 | 0.700 / - (sample) |" in text
+    assert "0.700 / 0.745" in text and "0.700 / 0.935" in text  # full space; GRAF on its test nets
+    t7 = write_top1_table(tmp_path / "t.csv", tmp_path / "t7.csv", tmp_path / "t7.md").set_index("dataset")
+    assert np.isnan(t7.loc["ImageNet16-120", "paper_top1"]) and t7.loc["cifar10", "paper_top1"].tolist()[0] == 93.76
+    assert paper_comparable("GRAF", 8421) and not paper_comparable("GRAF", 9445)
+
+
 def test_log_product_aggregation_and_subset_reranking():
     from vkdnw.ranking import combine_ranks, rank_methods, rerank_aggregates
 

@@ -87,7 +87,8 @@ def test_outputs(tiny_run):
     t7 = pd.read_csv(nb / "tables/table7.csv")
     np.testing.assert_allclose(t7.set_index(["method", "dataset"])["top1"].sort_index(),
                                table.set_index(["method", "dataset"])["top1"].sort_index())
-    assert t7.loc[t7["method"] == "VKDNW_agg", "paper_top1"].notna().all()
+    # This run scores a sample of the nets: its best net is not the space's, so no paper value.
+    assert cfg["n_archs"] < 9445 and t7["paper_top1"].isna().all()
     for name in ["figure2"] + [f"{k}_{d}" for k in ("figure1", "rank_accuracy") for d in cfg["datasets"]]:
         assert (nb / f"figures/{name}.png").stat().st_size > 1000 and (nb / f"figures/{name}.svg").exists()
     sig = pd.read_csv(nb / "tables/significance.csv")

@@ -25,7 +25,7 @@ import pandas as pd  # noqa: E402
 from scipy.stats import kendalltau, rankdata, spearmanr  # noqa: E402
 
 from vkdnw.io import atomic_write, read_parquet  # noqa: E402
-from vkdnw.metrics import MODELS, evaluate, with_accuracy  # noqa: E402
+from vkdnw.metrics import MODELS, evaluate, paper_comparable, with_accuracy  # noqa: E402
 
 COMPONENTS = {"VKDNW": "vkdnw", "expressivity": "expressivity", "progressivity": "progressivity",
               "trainability": "trainability"}
@@ -158,12 +158,18 @@ def draw_figure1(table_csv: str | Path, out_dir: str | Path) -> list[Path]:
         colors = ["tab:orange" if m.startswith("VKDNW") else ("tab:green" if ty == "A" else "tab:blue")
                   for m, ty in zip(t["method"], t["type"])]
         ax.barh(y, t["ndcg"], xerr=t["ndcg_std"].fillna(0), color=colors)
-        paper = [TABLE1.get(m, {}).get(dataset, (np.nan,) * 3)[2] for m in t["method"]]
-        ax.plot(paper, y, "k|", markersize=12, label="paper")
+        comparable = [paper_comparable(m, n) for m, n in zip(t["method"], t["n_nets"])]
+        paper = [TABLE1.get(m, {}).get(dataset, (np.nan,) * 3)[2] if ok else np.nan
+                 for m, ok in zip(t["method"], comparable)]
         ax.set_yticks(y, [f"{m} ({ty})" for m, ty in zip(t["method"], t["type"])], fontsize=8)
         ax.set_xlabel("nDCG@1000 (ours: bars; S single, A aggregated)")
-        ax.set_title(f"Figure 1: training-free NAS methods, {dataset}")
-        ax.legend(fontsize=8, loc="lower right")
+        title = f"Figure 1: training-free NAS methods, {dataset}"
+        if all(comparable):
+            ax.plot(paper, y, "k|", markersize=12, label="paper")
+            ax.legend(fontsize=8, loc="lower right")
+        else:  # a sample's nDCG@1000 is not the paper's: no ticks to compare against
+            title += f"\n{int(t['n_nets'].min())}-net sample: not comparable with the paper's nDCG"
+        ax.set_title(title, fontsize=10)
         written += _save(fig, out_dir, f"figure1_{dataset}")
     return written
 

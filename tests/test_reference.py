@@ -10,28 +10,27 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from vkdnw.cli import main
 from vkdnw.proxies.registry import get_proxy
 
 REPO = Path(__file__).resolve().parents[1]
-# (config that made the run, its merged scores): every committed run with per-arch scores.
-RUNS = [
-    ("config/reference-b8.yaml", "results/reference/b8/nb201/{dataset}/seed1/scores.parquet"),
-    ("config/reference-tenas-sample.yaml", "results/reference/tenas-sample/nb201/{dataset}/seed1/scores.parquet"),
-]
-def _cases() -> list[tuple[str, str, str, str]]:
-    import yaml
+# Every committed run with per-arch scores, by the config that made it (its `results:` root,
+# datasets, seeds and proxy groups say where the scores are and what to rescore).
+CONFIGS = ["config/reference-b8.yaml", "config/reference-tenas-sample.yaml"]
 
+
+def _cases() -> list[tuple[str, str, str, int, str]]:
     out = []
-    for config, pattern in RUNS:
+    for config in CONFIGS:
         cfg = yaml.safe_load((REPO / config).read_text())
         for ds in cfg["datasets"]:
-            scores = pattern.format(dataset=ds)
-            if not (REPO / scores).exists():
-                continue
-            for proxy in cfg.get("dataset_proxies", {}).get(ds, cfg["proxies"]):
-                out.append((config, scores, ds, proxy))
+            for seed in cfg["seeds"]:
+                scores = f"{cfg['results']}/nb201/{ds}/seed{seed}/scores.parquet"
+                if (REPO / scores).exists():
+                    out += [(config, scores, ds, seed, proxy)
+                            for proxy in cfg.get("dataset_proxies", {}).get(ds, cfg["proxies"])]
     return out
 
 
@@ -39,14 +38,14 @@ def _value_columns(proxy: str) -> list[str]:
     return [c for c in get_proxy(proxy).columns if c != "input"]
 
 
-@pytest.mark.parametrize("config,scores,dataset,proxy", _cases(), ids=lambda v: str(v).split("/")[-1])
-def test_rescoring_a_committed_arch_gives_its_committed_value(config, scores, dataset, proxy, capsys):
+@pytest.mark.parametrize("config,scores,dataset,seed,proxy", _cases(), ids=lambda v: str(v).split("/")[-1])
+def test_rescoring_a_committed_arch_gives_its_committed_value(config, scores, dataset, seed, proxy, capsys):
     df = pd.read_parquet(REPO / scores)
     cols = _value_columns(proxy)
     ok = df.dropna(subset=cols)
     # The two cheapest nets with finite scores (fewest parameters), so the check stays fast.
     picked = ok.sort_values("params").head(2) if "params" in ok else ok.head(2)
-    assert main(["rescore", "--proxy", proxy, "--dataset", dataset, "--seed", "1",
+    assert main(["rescore", "--proxy", proxy, "--dataset", dataset, "--seed", str(seed),
                  "--config", str(REPO / config), *picked["arch_str"]]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert len(rows) == len(picked)

@@ -4,6 +4,8 @@
 
 
 use rule score_block as score_ablation with:
+    input:
+        ablation_data,
     output:
         f"{ABL}/scores/{{proxy}}/block{{block}}.parquet",
     log:

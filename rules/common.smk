@@ -6,7 +6,7 @@ from vkdnw.ablation import TABLES as ABLATION_TABLES, settings_by_id, table_sett
 from vkdnw.benchmark import check_benchmark
 from vkdnw.proxies.registry import files_hash, source_hash
 from vkdnw.scoring import n_blocks, select_archs
-from vkdnw.workflow import proxy_settings
+from vkdnw.workflow import data_folder, proxy_settings, surrogate_folder
 
 # A malformed benchmark table stops the workflow here, before any scoring job starts.
 check_benchmark(
@@ -57,6 +57,18 @@ def proxy_settings_json(wildcards):
     return json.dumps(
         proxy_settings(config, wildcards.proxy, wildcards.dataset), sort_keys=True
     )
+
+
+def surrogate_input(settings, dataset):
+    """The surrogate image folder a scoring job's settings read, if any: the workflow writes
+    it, so it is the job's input."""
+    folder = surrogate_folder(config, dataset)
+    return [folder] if any(s.get("data") == folder for s in settings.values()) else []
+
+
+def score_data(wildcards):
+    settings = proxy_settings(config, wildcards.proxy, wildcards.dataset)
+    return surrogate_input(settings, wildcards.dataset)
 
 
 def proxy_code_hash(wildcards):
@@ -203,10 +215,18 @@ def all_targets():
 # ----------------------------------------------------------------------------- ablations
 
 
-def ablation_settings_json(wildcards):
+def ablation_settings(wildcards):
     setting = ABL_SETTINGS[wildcards.setting]
-    data = config["data"].get(wildcards.dataset)
-    return json.dumps(setting.settings(config["vkdnw"]["fim"], data), sort_keys=True)
+    data = data_folder(config, wildcards.dataset)
+    return setting.settings(config["vkdnw"]["fim"], data)
+
+
+def ablation_settings_json(wildcards):
+    return json.dumps(ablation_settings(wildcards), sort_keys=True)
+
+
+def ablation_data(wildcards):
+    return surrogate_input(ablation_settings(wildcards), wildcards.dataset)
 
 
 def ablation_blocks(wildcards):

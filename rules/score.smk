@@ -3,6 +3,8 @@
 
 
 rule score_block:
+    input:
+        score_data,
     output:
         f"{RUN}/scores/{{proxy}}/block{{block}}.parquet",
     log:
@@ -25,3 +27,22 @@ rule score_block:
         " --seed {wildcards.seed} {params.selection} --block {wildcards.block}"
         " --block-size {params.block_size} --settings '{params.settings}'"
         " --device {params.device} --threads {threads} --quiet --out {output} > {log} 2>&1"
+
+
+# Patches of natural photos in a dataset's pickle layout, for the image-reading proxies where
+# the config enables `surrogate_data` and names no real folder (rows say input=surrogate).
+rule surrogate_data:
+    output:
+        directory(f"{NB}/data/surrogate/{{dataset}}"),
+    log:
+        f"{NB}/logs/surrogate_data_{{dataset}}.log",
+    benchmark:
+        f"{NB}/benchmarks/surrogate_data_{{dataset}}.tsv"
+    conda:
+        "../envs/vkdnw.yaml"
+    params:
+        n_images=config["surrogate_data"]["n_images"],
+        seed=config["surrogate_data"]["seed"],
+    shell:
+        "vkdnw surrogate-data --dataset {wildcards.dataset} --n-images {params.n_images}"
+        " --seed {params.seed} --out {output} > {log} 2>&1"

@@ -10,11 +10,12 @@ import pytest
 import torch
 from torch import nn
 
-from vkdnw.data import input_batches, load_train_set
+from vkdnw.data import input_batches, load_train_set, write_surrogate_set
 from vkdnw.proxies import aznas, grasp, jacov, naswot, snip, tenas, zico
 from vkdnw.proxies.common import fresh_net
 from vkdnw.proxies.registry import NetContext, get_proxy, list_proxies, source_hash
 from vkdnw.scoring import score_net
+from vkdnw.spaces.nb201 import dataset_info
 from vkdnw.workflow import proxy_settings
 
 DENSE = "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
@@ -183,12 +184,40 @@ def tiny_datasets(tmp_path):
 
 
 def test_loaders_read_each_format(tiny_datasets):
-    x, y = load_train_set("cifar10", str(tiny_datasets["cifar10"]))
-    assert x.shape == (40, 3, 32, 32) and y.max() < 10
-    x, y = load_train_set("cifar100", str(tiny_datasets["cifar100"]))
+    x, y, kind = load_train_set("cifar10", str(tiny_datasets["cifar10"]))
+    assert x.shape == (40, 3, 32, 32) and y.max() < 10 and kind == "real"
+    x, y, _ = load_train_set("cifar100", str(tiny_datasets["cifar100"]))
     assert x.shape == (20, 3, 32, 32) and y.max() < 100
-    x, y = load_train_set("ImageNet16-120", str(tiny_datasets["ImageNet16-120"]))
+    x, y, _ = load_train_set("ImageNet16-120", str(tiny_datasets["ImageNet16-120"]))
     assert x.shape == (50, 3, 16, 16) and set(y.tolist()) == {0, 1, 2, 3, 4}  # 1-based, first 120 kept
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "cifar100", "ImageNet16-120"])
+def test_surrogate_folder_reads_as_its_format_and_says_surrogate(tmp_path, dataset):
+    folder = write_surrogate_set(dataset, tmp_path / dataset, n_images=40, seed=3)
+    x, y, kind = load_train_set(dataset, str(folder))
+    info = dataset_info(dataset)
+    assert kind == "surrogate" and x.shape == (40, 3, info["resolution"], info["resolution"])
+    assert y.min() >= 0 and y.max() < info["num_classes"]  # ImageNet16's 1-based labels all kept
+    # Natural patches, not noise: neighbouring pixels correlate strongly.
+    f = x.astype(float)
+    assert np.corrcoef(f[..., :-1].ravel(), f[..., 1:].ravel())[0, 1] > 0.8
+    again = write_surrogate_set(dataset, tmp_path / "again", n_images=40, seed=3)
+    np.testing.assert_array_equal(load_train_set(dataset, str(again))[0], x)
+    other = write_surrogate_set(dataset, tmp_path / "other", n_images=40, seed=4)
+    assert not np.array_equal(load_train_set(dataset, str(other))[0], x)
+    ctx = _ctx(dataset=dataset, proxy="jacov", data=str(folder))
+    assert score_net("jacov", ctx)["input"] == "surrogate"
+
+
+def test_a_folder_mixing_surrogate_and_real_files_is_refused(tmp_path, tiny_datasets):
+    import shutil
+
+    mixed = shutil.copytree(tiny_datasets["cifar10"], tmp_path / "mixed")
+    write_surrogate_set("cifar10", tmp_path / "s", n_images=10)
+    shutil.copy(tmp_path / "s" / "data_batch_2", mixed / "data_batch_2")
+    with pytest.raises(ValueError, match="mixes surrogate and real"):
+        load_train_set("cifar10", str(mixed))
 
 
 def test_real_batches_are_normalised_and_deterministic(tiny_datasets):

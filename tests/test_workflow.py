@@ -212,6 +212,37 @@ def test_data_path_reruns_only_real_input_proxies_of_that_dataset(tiny_run, tmp_
     assert set(re.findall(r"dataset=([\w-]+), seed=\d+, proxy=", out)) == {"cifar10"}
 
 
+def test_surrogate_images_feed_only_the_image_proxies_of_datasets_without_a_folder(tiny_run, tmp_path):
+    work, cfg = tiny_run
+    try:
+        _with_config(work, cfg, data={"cifar10": str(tmp_path)}, surrogate_data={"enabled": True, "n_images": 40})
+        out = _snakemake(work, "-n")
+        planned = _planned(work)
+    finally:
+        _with_config(work, cfg)
+    # cifar10 has a folder: only ImageNet16-120 gets a surrogate, once, before its blocks.
+    assert planned["surrogate_data"] == 1
+    assert "nb201/data/surrogate/ImageNet16-120" in out and "surrogate/cifar10" not in out
+    assert _rescored_proxies(out) == {"jacov", "tenas"}
+    assert planned["score_block"] == len(cfg["datasets"]) * len(cfg["seeds"]) * _n_blocks(cfg) * 2
+
+
+def test_surrogate_run_writes_its_images_and_says_so_in_the_rows(tmp_path):
+    cfg = {**yaml.safe_load((REPO / "config/tiny.yaml").read_text()), "results": "results",
+           "surrogate_data": {"enabled": True, "n_images": 40, "seed": 1}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    block = "results/nb201/ImageNet16-120/seed1/scores/jacov/block000.parquet"
+    _snakemake(tmp_path, "--cores", "1", block)
+    rows = pd.read_parquet(tmp_path / block)
+    assert set(rows["input"]) == {"surrogate"} and rows["jacov"].notna().all()
+    assert (tmp_path / "results/nb201/data/surrogate/ImageNet16-120/train_data_batch_10").is_file()
+    # The CLI rescoring of a committed row reads the same folder and gives the same score.
+    out = subprocess.run(["vkdnw", "rescore", "--proxy", "jacov", "--dataset", "ImageNet16-120", "--seed", "1",
+                          "--config", str(tmp_path / "config.yaml"), rows["arch_str"].iloc[0]],
+                         capture_output=True, text=True, check=True, timeout=TIMEOUT, cwd=tmp_path).stdout
+    np.testing.assert_allclose(pd.read_json(io.StringIO(out), lines=True)["jacov"], rows["jacov"].iloc[:1], rtol=1e-6)
+
+
 def test_invalid_config_names_the_key(tiny_run, tmp_path):
     work, cfg = tiny_run
     bad = tmp_path / "w"

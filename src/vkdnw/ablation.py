@@ -18,6 +18,7 @@ import pandas as pd
 
 from vkdnw.io import read_parquet, write_text
 from vkdnw.paper import TABLE5, TABLE8, TABLE9
+from vkdnw.workflow import data_folder
 
 TABLES = ("table5", "table8", "table9")
 METRIC_COLUMNS = ["kt", "spr", "ndcg", "top1"]
@@ -73,7 +74,7 @@ def ablation_rows(cfg: dict[str, Any]) -> list[Row]:
                 per_tensor=v["per_tensor"], input="random")
     # Without a dataset path a real-input row would score the very noise its random twin
     # scores (same stream, tested): it reads that run instead, and its row says so.
-    has_data = bool(cfg.get("data", {}).get(a["dataset"]))
+    has_data = data_folder(cfg, a["dataset"]) is not None
     rows = [Row("table5", (("batch_size", b), ("input", i)),
                 Setting(**{**base, "batch_size": b, "input": i if has_data else "random"}))
             for b in a["batch_sizes"] for i in a["inputs"]]

@@ -189,6 +189,16 @@ def cmd_compare(a: argparse.Namespace) -> None:
     print(compare_with_paper(a.table, a.kind), end="")
 
 
+def cmd_compare_runs(a: argparse.Namespace) -> None:
+    from vkdnw.io import atomic_write
+    from vkdnw.metrics import compare_runs, runs_markdown
+
+    df = compare_runs(a.run_a, a.run_b, a.benchmark, a.dataset, a.methods)
+    if a.out:
+        atomic_write(a.out, lambda tmp: df.to_csv(tmp, index=False, float_format="%.6f"))
+    print(runs_markdown(df), end="")
+
+
 def cmd_bench(a: argparse.Namespace) -> None:
     from vkdnw.bench import bench_proxies, run_bench, run_roofline
 
@@ -298,6 +308,13 @@ def cmd_verify_archive(a: argparse.Namespace) -> None:
     print(f"{a.archive}: OK")
 
 
+def cmd_surrogate_data(a: argparse.Namespace) -> None:
+    from vkdnw.data import write_surrogate_set
+
+    folder = write_surrogate_set(a.dataset, a.out, n_images=a.n_images, seed=a.seed)
+    print(f"{a.n_images} surrogate {a.dataset} images in {folder}")
+
+
 def cmd_manifest(a: argparse.Namespace) -> None:
     from vkdnw.workflow import write_manifest
 
@@ -347,6 +364,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("arch", nargs="+")
     s.set_defaults(func=cmd_rescore)
+
+    s = sub.add_parser("surrogate-data", help="write patches of scikit-learn's sample photos in a dataset's "
+                       "pickle layout (input=surrogate: natural-image statistics, not the dataset)")
+    s.add_argument("--dataset", required=True, choices=["cifar10", "cifar100", "ImageNet16-120"])
+    s.add_argument("--n-images", type=int, default=2000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_surrogate_data)
 
     s = sub.add_parser("merge", help="join the blocks of one (dataset, seed) into one table")
     s.add_argument("--blocks", nargs="+", required=True)
@@ -469,6 +494,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("table", help="a table1.csv or table6.csv written by the workflow")
     s.add_argument("--kind", default="table1", choices=["table1", "table6", "table10"])
     s.set_defaults(func=cmd_compare)
+
+    s = sub.add_parser("compare-runs", help="KT/SPR of each method in two runs on the nets both scored "
+                       "(e.g. noise vs image input)")
+    s.add_argument("run_a", help="a run folder (.../{dataset}/seed{s}) with ranks.parquet and scores.parquet")
+    s.add_argument("run_b")
+    s.add_argument("--benchmark", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--methods", nargs="+", help="the methods to compare (default: all ranked in both)")
+    s.add_argument("--out", help="also write the comparison as CSV")
+    s.set_defaults(func=cmd_compare_runs)
 
     s = sub.add_parser("bench", help="time the fast Fisher path against the authors' algorithm, or (--proxies) "
                                      "the cost of proxy groups")

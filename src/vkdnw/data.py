@@ -13,6 +13,12 @@ random stream (run seed, dataset, arch), so a net rescored alone sees the same b
 
 Without a data path the batch is white noise ``randn(B, 3, R, R)`` with uniformly random
 labels, and the batch says so (``kind == "random"``); every score row records it.
+
+A *surrogate* folder (:func:`write_surrogate_set`) has the same files, filled with patches of
+the two photos scikit-learn ships, at the dataset's resolution, with uniformly random labels.
+It is not the dataset: it measures how far natural-image statistics alone move a proxy away
+from its white-noise score where the real folders are not at hand. Its pickles carry a
+``surrogate`` key and its batches say ``kind == "surrogate"``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vkdnw.io import atomic_write
 from vkdnw.rng import generator
 from vkdnw.spaces.nb201 import dataset_info
 
@@ -34,6 +41,8 @@ MEAN_STD = {
     "cifar100": ((129.3, 124.1, 112.4), (68.2, 65.4, 70.4)),
     "ImageNet16-120": ((122.68, 116.66, 104.01), (63.22, 61.26, 65.09)),
 }
+# Key that marks a surrogate folder's pickles (the official files never have it).
+SURROGATE_KEY = "surrogate"
 TRAIN_FILES = {
     "cifar10": [f"data_batch_{i}" for i in range(1, 6)],
     "cifar100": ["train"],
@@ -45,7 +54,7 @@ TRAIN_FILES = {
 class Batch:
     x: torch.Tensor  # (B, 3, R, R) float32
     y: torch.Tensor  # (B,) int64 labels in [0, num_classes)
-    kind: str  # "real" or "random"
+    kind: str  # "real", "surrogate" or "random"
 
 
 def _unpickle(path: Path) -> dict:
@@ -57,18 +66,20 @@ def _unpickle(path: Path) -> dict:
 
 
 @lru_cache(maxsize=4)
-def load_train_set(dataset: str, root: str) -> tuple[np.ndarray, np.ndarray]:
-    """(images uint8 (N, 3, R, R), labels int64 (N,)) of a dataset's training split."""
+def load_train_set(dataset: str, root: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """(images uint8 (N, 3, R, R), labels int64 (N,), kind) of a dataset's training split;
+    kind is "real", or "surrogate" for a folder :func:`write_surrogate_set` wrote."""
     info = dataset_info(dataset)
     folder = Path(root)
     if not folder.is_dir():
         raise ValueError(f"data path for {dataset} is not a directory: {folder}")
-    images, labels = [], []
+    images, labels, kinds = [], [], set()
     for name in TRAIN_FILES[dataset]:
         path = folder / name
         if not path.is_file():
             raise ValueError(f"data path for {dataset}: missing {path}")
         d = _unpickle(path)
+        kinds.add("surrogate" if SURROGATE_KEY in d else "real")
         y = np.asarray(d.get("fine_labels", d.get("labels")), dtype=np.int64)
         x = np.asarray(d["data"], dtype=np.uint8)
         if dataset == "ImageNet16-120":
@@ -83,7 +94,9 @@ def load_train_set(dataset: str, root: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"data path for {dataset}: {len(x)} images but {len(y)} labels")
     if y.min() < 0 or y.max() >= info["num_classes"]:
         raise ValueError(f"data path for {dataset}: labels outside [0, {info['num_classes']})")
-    return x, y
+    if len(kinds) > 1:
+        raise ValueError(f"data path for {dataset}: mixes surrogate and real files: {folder}")
+    return x, y, kinds.pop()
 
 
 def _normalise(x: np.ndarray, dataset: str) -> torch.Tensor:
@@ -99,7 +112,7 @@ def input_batches(arch_str: str, dataset: str, seed: int, batch_size: int, n_bat
     r, c = info["resolution"], info["num_classes"]
     out: list[Batch] = []
     if data_path:
-        images, labels = load_train_set(dataset, str(data_path))
+        images, labels, kind = load_train_set(dataset, str(data_path))
         g = generator(seed, dataset, arch_str, "data")
         idx = torch.randperm(len(labels), generator=g)[: batch_size * n_batches].numpy()
         if len(idx) < batch_size * n_batches:
@@ -107,7 +120,7 @@ def input_batches(arch_str: str, dataset: str, seed: int, batch_size: int, n_bat
         for k in range(n_batches):
             sel = np.sort(idx[k * batch_size : (k + 1) * batch_size])
             out.append(Batch(_normalise(images[sel], dataset).to(device),
-                             torch.from_numpy(labels[sel]).to(device), "real"))
+                             torch.from_numpy(labels[sel]).to(device), kind))
         return out
     # Same stream as VKDNW's random input, so the first noise batch is the one VKDNW saw.
     g = generator(seed, dataset, arch_str, "input")
@@ -117,3 +130,43 @@ def input_batches(arch_str: str, dataset: str, seed: int, batch_size: int, n_bat
         y = torch.randint(0, c, (batch_size,), generator=gy)
         out.append(Batch(x.to(device), y.to(device), "random"))
     return out
+
+
+def surrogate_images(resolution: int, n_images: int, seed: int) -> np.ndarray:
+    """``n_images`` uint8 patches (N, 3, R, R) of scikit-learn's two sample photos: square
+    crops of random side (1x to 4x R) at random places, area-downsampled to R x R, so that
+    the batch has natural images' spatial correlations, colours and edges."""
+    from sklearn.datasets import load_sample_images  # bundled with scikit-learn: no download
+
+    photos = [torch.from_numpy(np.array(im)).permute(2, 0, 1).float() for im in load_sample_images().images]
+    rng = np.random.default_rng(seed)
+    out = np.empty((n_images, 3, resolution, resolution), dtype=np.uint8)
+    for k in range(n_images):
+        photo = photos[rng.integers(len(photos))]
+        side = int(rng.integers(resolution, 4 * resolution + 1))
+        i = int(rng.integers(0, photo.shape[1] - side + 1))
+        j = int(rng.integers(0, photo.shape[2] - side + 1))
+        crop = photo[None, :, i : i + side, j : j + side]
+        small = torch.nn.functional.interpolate(crop, size=(resolution, resolution), mode="area")
+        out[k] = small[0].round().clamp(0, 255).to(torch.uint8).numpy()
+    return out
+
+
+def write_surrogate_set(dataset: str, out: str | Path, n_images: int = 2000, seed: int = 0) -> Path:
+    """Write a surrogate training folder for ``dataset`` in the official pickle layout (the
+    files :func:`load_train_set` reads), each file written atomically."""
+    info = dataset_info(dataset)
+    r, c = info["resolution"], info["num_classes"]
+    files = TRAIN_FILES[dataset]
+    if n_images < len(files):
+        raise ValueError(f"surrogate {dataset}: need at least {len(files)} images, got {n_images}")
+    x = surrogate_images(r, n_images, seed).reshape(n_images, -1)
+    y = np.random.default_rng([seed, 1]).integers(0, c, n_images)
+    # Each format's own label key and base: CIFAR-100 "fine_labels", ImageNet16 1-based.
+    key = "fine_labels" if dataset == "cifar100" else "labels"
+    base = 1 if dataset == "ImageNet16-120" else 0
+    folder = Path(out)
+    for name, part in zip(files, np.array_split(np.arange(n_images), len(files))):
+        d = {"data": x[part], key: (y[part] + base).tolist(), SURROGATE_KEY: "scikit-learn sample photos"}
+        atomic_write(folder / name, lambda tmp, d=d: tmp.write_bytes(pickle.dumps(d)))
+    return folder

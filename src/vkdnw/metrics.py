@@ -218,6 +218,50 @@ def compare_with_paper(table_csv: str | Path, table: str = "table1") -> str:
     return "\n".join(lines) + "\n"
 
 
+def compare_runs(run_a: str | Path, run_b: str | Path, benchmark: str | Path, dataset: str,
+                 methods: list[str] | None = None) -> pd.DataFrame:
+    """Each method's KT and SPR in two runs (``.../{dataset}/seed{s}`` folders with ranks and
+    scores) over the unique nets both scored, their differences, and the KT between the two
+    runs' rankings: e.g. one proxy fed noise in one run and images in the other."""
+    from vkdnw.benchmark import load_benchmark
+
+    runs = [Path(run_a), Path(run_b)]
+    ranks = [read_parquet(r / "ranks.parquet", ("arch_str", "is_unique")) for r in runs]
+    kinds = [method_inputs(read_parquet(r / "scores.parquet", ("arch_str",)), {}) for r in runs]
+    shared = [m for m in ranks[0].columns if m in ranks[1].columns and m in METHODS]
+    methods = methods or shared
+    missing = sorted(set(methods) - set(shared))
+    if missing:
+        raise ValueError(f"methods not ranked in both runs: {missing}")
+    bench = load_benchmark(benchmark)
+    acc_col = f"acc_{dataset}"
+    a, b = (r[r["is_unique"]].set_index("arch_str") for r in ranks)
+    nets = a.index.intersection(b.index)
+    if len(nets) < 2:
+        raise ValueError(f"the two runs share {len(nets)} unique nets; need at least two")
+    acc = bench.set_index("arch_str").loc[nets, acc_col].to_numpy(dtype=float)
+    rows = []
+    for m in methods:
+        ra, rb = a.loc[nets, m].to_numpy(dtype=float), b.loc[nets, m].to_numpy(dtype=float)
+        ok = np.isfinite(ra) & np.isfinite(rb) & np.isfinite(acc)
+        ea = evaluate(ra[ok], acc[ok], seed=0)
+        eb = evaluate(rb[ok], acc[ok], seed=0)
+        rows.append({"method": m, "dataset": dataset, "input_a": kinds[0][m][0], "input_b": kinds[1][m][0],
+                     "n_nets": int(ok.sum()), "kt_a": ea["kt"], "kt_b": eb["kt"], "d_kt": eb["kt"] - ea["kt"],
+                     "spr_a": ea["spr"], "spr_b": eb["spr"], "d_spr": eb["spr"] - ea["spr"],
+                     "kt_between": float(kendalltau(ra[ok], rb[ok]).statistic)})
+    return pd.DataFrame(rows)
+
+
+def runs_markdown(df: pd.DataFrame) -> str:
+    lines = ["| method | input a -> b | nets | KT a / b (b - a) | SPR a / b (b - a) | KT between |",
+             "|---|---|---|---|---|---|"]
+    for r in df.itertuples(index=False):
+        lines.append(f"| {r.method} | {r.input_a} -> {r.input_b} | {r.n_nets} | {r.kt_a:.3f} / {r.kt_b:.3f} "
+                     f"({r.d_kt:+.3f}) | {r.spr_a:.3f} / {r.spr_b:.3f} ({r.d_spr:+.3f}) | {r.kt_between:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def aleph_correlations(score_files: list[str], *, subset: str = "unique") -> pd.DataFrame:
     """Table 4: Kendall tau of aleph with VKDNW and the AZ-NAS components, per dataset
     (mean over the runs of that dataset); no ground truth involved. The dataset is read from

@@ -68,12 +68,31 @@ def proxy_settings(cfg: dict[str, Any], proxy: str, dataset: str | None = None) 
     if proxy == "vkdnw":
         return {"vkdnw": cfg.get("vkdnw", {})}
     if proxy == "vkdnw_real":  # Table 5's real-input VKDNW: the VKDNW settings plus the images
-        return {proxy: {**cfg.get("vkdnw", {}), "data": cfg.get("data", {}).get(dataset) if dataset else None}}
+        return {proxy: {**cfg.get("vkdnw", {}), "data": data_folder(cfg, dataset)}}
     zc = cfg.get("zero_cost", {})
     mode = zc.get("input", "paper")
     reads_data = spec.paper_input is not None and (mode == "real" or (mode == "paper" and spec.paper_input == "real"))
-    data = cfg.get("data", {}).get(dataset) if (reads_data and dataset) else None
+    data = data_folder(cfg, dataset) if reads_data else None
     return {proxy: {"batch_size": zc.get("batch_size", 64), "data": data}}
+
+
+def surrogate_folder(cfg: dict[str, Any], dataset: str) -> str:
+    """Where the workflow writes a dataset's surrogate images (see ``surrogate_data``)."""
+    return f"{cfg['results']}/nb201/data/surrogate/{dataset}"
+
+
+def data_folder(cfg: dict[str, Any], dataset: str | None) -> str | None:
+    """The training-image folder the image-reading proxies get on ``dataset``: the
+    configured one, else the surrogate folder where ``surrogate_data`` is enabled, else
+    None (noise)."""
+    if not dataset:
+        return None
+    path = cfg.get("data", {}).get(dataset)
+    if path:
+        return path
+    if cfg.get("surrogate_data", {}).get("enabled"):
+        return surrogate_folder(cfg, dataset)
+    return None
 
 
 def write_archs(out: str | Path) -> pd.DataFrame:

@@ -18,7 +18,8 @@ from vkdnw.proxies.registry import get_proxy
 REPO = Path(__file__).resolve().parents[1]
 # Every committed run with per-arch scores, by the config that made it (its `results:` root,
 # datasets, seeds and proxy groups say where the scores are and what to rescore).
-CONFIGS = ["config/reference-b8.yaml", "config/reference-tenas-sample.yaml"]
+CONFIGS = ["config/reference-b8.yaml", "config/reference-tenas-sample.yaml",
+           "config/reference-input-surrogate.yaml"]
 
 
 def _cases() -> list[tuple[str, str, str, int, str]]:
@@ -39,7 +40,9 @@ def _value_columns(proxy: str) -> list[str]:
 
 
 @pytest.mark.parametrize("config,scores,dataset,seed,proxy", _cases(), ids=lambda v: str(v).split("/")[-1])
-def test_rescoring_a_committed_arch_gives_its_committed_value(config, scores, dataset, seed, proxy, capsys):
+def test_rescoring_a_committed_arch_gives_its_committed_value(config, scores, dataset, seed, proxy, capsys,
+                                                              monkeypatch):
+    monkeypatch.chdir(REPO)  # the configs' paths (a surrogate image folder) are relative to it
     df = pd.read_parquet(REPO / scores)
     cols = _value_columns(proxy)
     ok = df.dropna(subset=cols)

@@ -243,6 +243,25 @@ def test_surrogate_run_writes_its_images_and_says_so_in_the_rows(tmp_path):
     np.testing.assert_allclose(pd.read_json(io.StringIO(out), lines=True)["jacov"], rows["jacov"].iloc[:1], rtol=1e-6)
 
 
+def test_compare_runs_matches_each_runs_metrics(tiny_run, tmp_path):
+    from vkdnw.metrics import compare_runs
+
+    work, cfg = tiny_run
+    nb = work / "results/nb201/cifar10"
+    df = compare_runs(nb / "seed1", nb / "seed2", cfg["benchmark"], "cifar10").set_index("method")
+    for side, seed in (("a", 1), ("b", 2)):
+        m = pd.read_parquet(nb / f"seed{seed}/metrics.parquet")
+        m = m[(m["table"] == "main") & (m["subset"] == "unique")].set_index("method")
+        np.testing.assert_allclose(df[f"kt_{side}"], m.loc[df.index, "kt"], atol=1e-12)
+        np.testing.assert_allclose(df[f"spr_{side}"], m.loc[df.index, "spr"], atol=1e-12)
+    assert set(df["input_a"]) >= {"random", "-"} and df.loc["FLOPs", "kt_between"] == pytest.approx(1.0)
+    assert df.loc["Jacov", "kt_between"] < 1.0  # another seed draws another noise batch
+    same = compare_runs(nb / "seed1", nb / "seed1", cfg["benchmark"], "cifar10", ["Jacov"])
+    assert same["d_kt"].item() == 0.0 and same["kt_between"].item() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="not ranked in both"):
+        compare_runs(nb / "seed1", nb / "seed2", cfg["benchmark"], "cifar10", ["GraSP"])
+
+
 def test_invalid_config_names_the_key(tiny_run, tmp_path):
     work, cfg = tiny_run
     bad = tmp_path / "w"

@@ -44,10 +44,12 @@ def cmd_rescore(a: argparse.Namespace) -> None:
     from vkdnw.proxies.registry import NetContext
     from vkdnw.scoring import score_net
     from vkdnw.spaces.nb201 import dataset_info
-    from vkdnw.workflow import load_config, proxy_settings
+    from vkdnw.workflow import ensure_surrogate, load_config, proxy_settings
 
     torch.set_num_threads(a.threads)
     cfg = load_config(a.config) if a.config else {}
+    if cfg and (made := ensure_surrogate(cfg, a.dataset)):
+        print(f"wrote the config's surrogate images to {made}", file=sys.stderr)
     info = dataset_info(a.dataset)
     settings = proxy_settings(cfg, a.proxy, a.dataset) if cfg else _settings(a.settings)
     for arch in a.arch:

@@ -81,6 +81,19 @@ def surrogate_folder(cfg: dict[str, Any], dataset: str) -> str:
     return f"{cfg['results']}/nb201/data/surrogate/{dataset}"
 
 
+def ensure_surrogate(cfg: dict[str, Any], dataset: str) -> Path | None:
+    """Write ``dataset``'s surrogate folder where the config reads one and it is missing (it
+    is not committed, and it is a pure function of the config), so that a committed
+    surrogate-input score can be rescored outside the workflow."""
+    folder = data_folder(cfg, dataset)
+    if folder != surrogate_folder(cfg, dataset) or Path(folder).is_dir():
+        return None
+    from vkdnw.data import write_surrogate_set
+
+    s = cfg["surrogate_data"]
+    return write_surrogate_set(dataset, folder, n_images=s["n_images"], seed=s["seed"])
+
+
 def data_folder(cfg: dict[str, Any], dataset: str | None) -> str | None:
     """The training-image folder the image-reading proxies get on ``dataset``: the
     configured one, else the surrogate folder where ``surrogate_data`` is enabled, else

@@ -6,7 +6,7 @@ from vkdnw.ablation import TABLES as ABLATION_TABLES, settings_by_id, table_sett
 from vkdnw.benchmark import check_benchmark
 from vkdnw.proxies.registry import files_hash, source_hash
 from vkdnw.scoring import n_blocks, select_archs
-from vkdnw.workflow import data_folder, proxy_settings, surrogate_folder
+from vkdnw.workflow import data_folder, proxy_settings, surrogate_folder, surrogate_read
 
 # A malformed benchmark table stops the workflow here, before any scoring job starts.
 check_benchmark(
@@ -62,8 +62,8 @@ def proxy_settings_json(wildcards):
 def surrogate_input(settings, dataset):
     """The surrogate image folder a scoring job's settings read, if any: the workflow writes
     it, so it is the job's input."""
-    folder = surrogate_folder(config, dataset)
-    return [folder] if any(s.get("data") == folder for s in settings.values()) else []
+    folder = surrogate_read(config, settings, dataset)
+    return [folder] if folder else []
 
 
 def score_data(wildcards):

@@ -48,10 +48,10 @@ def cmd_rescore(a: argparse.Namespace) -> None:
 
     torch.set_num_threads(a.threads)
     cfg = load_config(a.config) if a.config else {}
-    if cfg and (made := ensure_surrogate(cfg, a.dataset)):
-        print(f"wrote the config's surrogate images to {made}", file=sys.stderr)
     info = dataset_info(a.dataset)
     settings = proxy_settings(cfg, a.proxy, a.dataset) if cfg else _settings(a.settings)
+    if cfg and (made := ensure_surrogate(cfg, settings, a.dataset)):
+        print(f"wrote the config's surrogate images to {made}", file=sys.stderr)
     for arch in a.arch:
         ctx = NetContext(arch, a.dataset, a.seed, info["num_classes"], info["resolution"], settings)
         row = score_net(a.proxy, ctx)

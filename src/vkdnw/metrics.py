@@ -71,10 +71,15 @@ def evaluate(rank: np.ndarray, acc: np.ndarray, *, seed: int, ndcg_k: int = 1000
 def with_accuracy(frame: pd.DataFrame, benchmark_path: str | Path, dataset: str) -> tuple[pd.DataFrame, str]:
     """``frame`` (keyed by ``arch_str``) joined with the benchmark's accuracy on ``dataset``,
     and that column's name. Every scored arch must have an accuracy: none is dropped silently."""
-    bench = read_parquet(benchmark_path, ("arch_str",))
+    return join_accuracy(frame, read_parquet(benchmark_path, ("arch_str",)), dataset, benchmark_path)
+
+
+def join_accuracy(frame: pd.DataFrame, bench: pd.DataFrame, dataset: str,
+                  source: str | Path) -> tuple[pd.DataFrame, str]:
+    """:func:`with_accuracy` on a benchmark table already read (``source`` names it in errors)."""
     acc_col = f"acc_{dataset}"
     if acc_col not in bench.columns:
-        raise ValueError(f"{benchmark_path}: no accuracy for dataset {dataset!r}")
+        raise ValueError(f"{source}: no accuracy for dataset {dataset!r}")
     df = frame.merge(bench[["arch_str", acc_col]], on="arch_str", how="left")
     missing = int(df[acc_col].isna().sum())
     if missing:
@@ -233,13 +238,12 @@ def compare_runs(run_a: str | Path, run_b: str | Path, benchmark: str | Path, da
     missing = sorted(set(methods) - set(shared))
     if missing:
         raise ValueError(f"methods not ranked in both runs: {missing}")
-    bench = load_benchmark(benchmark)
-    acc_col = f"acc_{dataset}"
     a, b = (r[r["is_unique"]].set_index("arch_str") for r in ranks)
     nets = a.index.intersection(b.index)
     if len(nets) < 2:
         raise ValueError(f"the two runs share {len(nets)} unique nets; need at least two")
-    acc = bench.set_index("arch_str").loc[nets, acc_col].to_numpy(dtype=float)
+    df, acc_col = join_accuracy(pd.DataFrame({"arch_str": nets}), load_benchmark(benchmark), dataset, benchmark)
+    acc = df[acc_col].to_numpy(dtype=float)
     rows = []
     for m in methods:
         ra, rb = a.loc[nets, m].to_numpy(dtype=float), b.loc[nets, m].to_numpy(dtype=float)

@@ -81,12 +81,18 @@ def surrogate_folder(cfg: dict[str, Any], dataset: str) -> str:
     return f"{cfg['results']}/nb201/data/surrogate/{dataset}"
 
 
-def ensure_surrogate(cfg: dict[str, Any], dataset: str) -> Path | None:
-    """Write ``dataset``'s surrogate folder where the config reads one and it is missing (it
-    is not committed, and it is a pure function of the config), so that a committed
-    surrogate-input score can be rescored outside the workflow."""
-    folder = data_folder(cfg, dataset)
-    if folder != surrogate_folder(cfg, dataset) or Path(folder).is_dir():
+def surrogate_read(cfg: dict[str, Any], settings: dict[str, Any], dataset: str) -> str | None:
+    """The surrogate folder a scoring job with these proxy settings reads, if any."""
+    folder = surrogate_folder(cfg, dataset)
+    return folder if any(s.get("data") == folder for s in settings.values()) else None
+
+
+def ensure_surrogate(cfg: dict[str, Any], settings: dict[str, Any], dataset: str) -> Path | None:
+    """Write the surrogate folder these proxy settings read where it is missing (it is not
+    committed, and it is a pure function of the config), so that a committed surrogate-input
+    score can be rescored outside the workflow."""
+    folder = surrogate_read(cfg, settings, dataset)
+    if folder is None or Path(folder).is_dir():
         return None
     from vkdnw.data import write_surrogate_set
 

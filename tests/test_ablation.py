@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vkdnw.ablation import Setting, ablation_rows, build_table, settings_by_id, table_settings
+from vkdnw.ablation import Setting, ablation_rows, build_table, settings_by_id, table_settings, to_markdown
 from vkdnw.io import write_parquet
 from vkdnw.metrics import method_inputs
 from vkdnw.workflow import load_config
@@ -42,7 +42,7 @@ def test_real_rows_get_the_data_path_and_random_rows_do_not():
     assert "data" not in Setting(8, 128, 0.0, 1, "random").settings("reference", "/data/in16")["vkdnw"]
 
 
-def _fake_run(tmp_path, setting: str, seed: int, kt: float, input_kind: str | None):
+def _fake_run(tmp_path, setting: str, seed: int, kt: float, input_kind: str | None, n_nets: int = 100):
     """A run's metrics.parquet; ``input_kind`` is what its scores' input column said (None: a
     VKDNW run, which has none), turned into the metrics' ``input`` as the evaluation does."""
     run = tmp_path / "ablations" / setting / "ImageNet16-120" / f"seed{seed}"
@@ -51,7 +51,7 @@ def _fake_run(tmp_path, setting: str, seed: int, kt: float, input_kind: str | No
     if input_kind:
         scores["input_vkdnw_real"] = input_kind
     kind = method_inputs(scores, {"vkdnw": 8})["VKDNW_single"][0]
-    rows = [{"method": m, "subset": "unique", "table": "main", "seed": seed, "n_nets": 100, "input": kind,
+    rows = [{"method": m, "subset": "unique", "table": "main", "seed": seed, "n_nets": n_nets, "input": kind,
              "kt": kt + (0.1 if m == "VKDNW" else 0), "spr": 0.8, "ndcg": 0.6, "top1": 45.0}
             for m in ("VKDNW", "VKDNW_single")]
     write_parquet(pd.DataFrame(rows), run / "metrics.parquet")
@@ -70,6 +70,16 @@ def test_table8_averages_seeds_and_puts_the_papers_numbers_beside(tmp_path, pape
     assert t["kt_std"].iloc[0] == pytest.approx(np.std([0.5, 0.7], ddof=1)) and t["kt_std"].iloc[1] == 0
     assert t[["paper_kt", "paper_spr", "paper_ndcg"]].iloc[0].tolist() == [0.590, 0.782, 0.579]
     assert t["n_seeds"].tolist() == [2, 2] and t["input_used"].tolist() == ["random", "random"]
+    # 100 nets, not the paper's 9,445: nDCG@1000 over a sample is another quantity, so the
+    # markdown withholds the paper's nDCG (KT and SPR stay side by side).
+    assert not t["ndcg_comparable"].any()
+    row8 = next(line for line in to_markdown(t, "t8").splitlines() if line.startswith("| 8 |"))
+    assert "| 0.590 | 0.782 | - (sample) |" in row8
+    sid8 = Setting(64, 8, 0.0, 1, "random").id
+    full_runs = {**runs, sid8: [_fake_run(tmp_path / "full", sid8, 1, 0.5, None, n_nets=9445)]}
+    full = build_table(cfg, "table8", full_runs)
+    assert full["ndcg_comparable"].tolist() == [True, False]
+    assert "| 0.590 | 0.782 | 0.579 |" in to_markdown(full, "t8")
     # The paper's ablations are on ImageNet16-120: no paper numbers beside another dataset.
     c10 = {**cfg, "ablations": {**cfg["ablations"], "dataset": "cifar10"}}
     assert build_table(c10, "table8", runs)["paper_kt"].isna().all()

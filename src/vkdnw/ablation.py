@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from vkdnw.io import read_parquet, write_text
+from vkdnw.metrics import paper_comparable
 from vkdnw.paper import TABLE5, TABLE8, TABLE9
 from vkdnw.workflow import data_folder
 
@@ -140,12 +141,13 @@ def build_table(cfg: dict[str, Any], table: str, runs: dict[str, list[str]],
         rec.update(n_seeds=int(m["seed"].nunique()), n_nets=int(m["n_nets"].iloc[0]))
         paper = _paper(table, labels, cfg["ablations"]["dataset"])
         rec.update(zip(("paper_kt", "paper_spr", "paper_ndcg"), paper or (float("nan"),) * 3))
+        rec["ndcg_comparable"] = paper_comparable(method, rec["n_nets"], table)
         out.append(rec)
     return pd.DataFrame(out)
 
 
 def to_markdown(df: pd.DataFrame, title: str) -> str:
-    labels = [c for c in df.columns if c not in {"setting", "input_used", "n_seeds", "n_nets"}
+    labels = [c for c in df.columns if c not in {"setting", "input_used", "n_seeds", "n_nets", "ndcg_comparable"}
               and not c.startswith("paper_") and c.replace("_std", "") not in METRIC_COLUMNS]
     head = labels + ["input used", "KT", "SPR", "nDCG", "top-1", "paper KT", "paper SPR", "paper nDCG", "nets", "setting"]
     lines = [f"# {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -153,6 +155,8 @@ def to_markdown(df: pd.DataFrame, title: str) -> str:
         cells = [str(r[c]) for c in labels] + [r["input_used"]]
         cells += [f"{r[c]:.3f}" for c in ("kt", "spr", "ndcg")] + [f"{r['top1']:.2f}"]
         cells += ["-" if pd.isna(r[c]) else f"{r[c]:.3f}" for c in ("paper_kt", "paper_spr", "paper_ndcg")]
+        if not r["ndcg_comparable"] and not pd.isna(r["paper_ndcg"]):
+            cells[-1] = "- (sample)"  # nDCG@1000 over a sample is not the paper's quantity
         cells += [f"{r['n_nets']} x {r['n_seeds']} seed(s)", f"`{r['setting']}`"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

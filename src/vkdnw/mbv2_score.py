@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch.func import functional_call, jvp, vmap
 
-from vkdnw.proxies.aznas import cell_trainability, feature_entropy
+from vkdnw.proxies.aznas import aznas_from_features
 from vkdnw.proxies.common import kaiming_init_
 from vkdnw.proxies.vkdnw import Element, entropy, fisher_from_jacobian, jacobian_fast
 from vkdnw.rng import generator
@@ -75,18 +75,7 @@ def noise(structure: str, seed: int, s: ScoreSettings) -> torch.Tensor:
 
 
 def aznas_components(net: mbv2.MBV2Net, x: torch.Tensor, g: torch.Generator) -> dict[str, float]:
-    feats = net.train().layer_outputs(x)
-    ent = [feature_entropy(f) for f in feats]
-    tr = [cell_trainability(feats[i - 1], feats[i], g) for i in reversed(range(1, len(feats)))]
-
-    def finite(v: float) -> float:
-        return -math.inf if math.isnan(v) else v
-
-    return {
-        "expressivity": finite(float(sum(ent))),
-        "progressivity": finite(min(b - a for a, b in zip(ent[:-1], ent[1:]))),
-        "trainability": finite(sum(tr) / len(tr)),
-    }
+    return aznas_from_features(net.train().layer_outputs(x), g)
 
 
 def _splicer(params: dict[str, torch.Tensor], elements: list[Element], device: torch.device):

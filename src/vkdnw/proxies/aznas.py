@@ -60,19 +60,23 @@ def _or_neg_inf(v: float) -> float:
     return -math.inf if math.isnan(v) else v
 
 
+def aznas_from_features(feats: list[torch.Tensor], g: torch.Generator) -> dict[str, float]:
+    """The three AZ-NAS components from a net's feature maps (stem first, each still in the
+    autograd graph); NB201's cells and MobileNetV2's blocks share this."""
+    ent = [feature_entropy(f) for f in feats]
+    # Cells from the last to the first, as the reference draws its Rademacher signals.
+    tr = [cell_trainability(feats[i - 1], feats[i], g) for i in reversed(range(1, len(feats)))]
+    return {
+        "expressivity": _or_neg_inf(float(sum(ent))),
+        "progressivity": _or_neg_inf(min(b - a for a, b in zip(ent[:-1], ent[1:]))),
+        "trainability": _or_neg_inf(sum(tr) / len(tr)),
+    }
+
+
 @register_proxy("aznas", columns=("expressivity", "progressivity", "trainability", "input"),
                 extra_sources=ZC_SOURCES, paper_input="random")
 def score_aznas(ctx: NetContext) -> dict:
     net = fresh_net(ctx).train()
     b = batches(ctx, "aznas")[0]
-    feats = cell_features(net, b.x)
-    ent = [feature_entropy(f) for f in feats]
     g = generator(ctx.seed, ctx.dataset, ctx.arch_str, "rademacher")
-    # Cells from the last to the first, as the reference draws its Rademacher signals.
-    tr = [cell_trainability(feats[i - 1], feats[i], g) for i in reversed(range(1, len(feats)))]
-    return {
-        "expressivity": _or_neg_inf(float(sum(ent))),
-        "progressivity": _or_neg_inf(min(b_ - a for a, b_ in zip(ent[:-1], ent[1:]))),
-        "trainability": _or_neg_inf(sum(tr) / len(tr)),
-        "input": b.kind,
-    }
+    return {**aznas_from_features(cell_features(net, b.x), g), "input": b.kind}

@@ -5,6 +5,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARK_ENV = "VKDNW_NB201_BENCHMARK"
+# The preset configs a user merges over config.yaml (paths relative to the repo).
+PRESET_CONFIGS = sorted(f"config/{p.name}" for p in (REPO / "config").glob("*.yaml"))
 
 
 @pytest.fixture(scope="session")

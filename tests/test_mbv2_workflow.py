@@ -14,7 +14,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import REPO
+from conftest import PRESET_CONFIGS, REPO
 
 pytestmark = pytest.mark.workflow
 TIMEOUT = 1200
@@ -144,7 +144,7 @@ def test_paper_config_plans_search_and_training_with_their_gpus(tmp_path):
     assert "gpu=" not in blocks["table2_mbv2"].split("resources:")[1].split("\n")[0]
 
 
-@pytest.mark.parametrize("config", sorted(f"config/{p.name}" for p in (REPO / "config").glob("*.yaml")))
+@pytest.mark.parametrize("config", PRESET_CONFIGS)
 def test_presets_leave_the_gpu_scale_table2_out(config, tmp_path):
     """config.yaml enables Table 2 at the paper's scale; every preset merged over it (the
     laptop command among them) must switch it off, or `all` would start a 100k-candidate

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import BENCHMARK_ENV, REPO
+from conftest import BENCHMARK_ENV, PRESET_CONFIGS, REPO
 from vkdnw.scoring import select_archs
 
 pytestmark = pytest.mark.workflow
@@ -282,7 +282,7 @@ def test_lint_and_format():
     assert fmt.returncode == 0, fmt.stderr
 
 
-SHIPPED_CONFIGS = ["config.yaml", *sorted(f"config/{p.name}" for p in (REPO / "config").glob("*.yaml"))]
+SHIPPED_CONFIGS = ["config.yaml", *PRESET_CONFIGS]
 
 
 @pytest.mark.parametrize("config", SHIPPED_CONFIGS)

@@ -7,7 +7,8 @@ of linear regions, two columns. TE-NAS ranks by the sum of both ranks.
   parameter named ``*weight`` (conv, BN and classifier weights); NTK = J J^T in float32, as
   the reference; cond = largest / smallest eigenvalue; NaN becomes cond = 1e5.
   Rows come from B backward calls over one retained graph, as the reference does; a single
-  vmapped backward (``is_grads_batched``) gives the same J but was 1.6x slower on this CPU
+  vmapped backward (``is_grads_batched``) gives the same J but was slower on this CPU: a
+  median 1.6x (1.3x to 1.9x) over the 16 nets of ``results/reference/bench/bench_ntk_b64.csv``
   (``vkdnw bench --ntk``).
 * ``linear_regions``: higher is better. A noise batch of the same size (always noise, as in
   the reference) goes through the net (train mode, no grad); each sample's code is the sign

@@ -13,7 +13,7 @@ from torch import nn
 from vkdnw.data import input_batches, load_train_set, write_surrogate_set
 from vkdnw.proxies import aznas, grasp, jacov, naswot, snip, tenas, zico
 from vkdnw.proxies.common import fresh_net
-from vkdnw.proxies.registry import NetContext, get_proxy, list_proxies, source_hash
+from vkdnw.proxies.registry import NetContext, code_digest, get_proxy, list_proxies, source_hash
 from vkdnw.scoring import score_net
 from vkdnw.spaces.nb201 import dataset_info
 from vkdnw.workflow import proxy_settings
@@ -56,6 +56,26 @@ def test_code_hashes_differ_per_proxy_and_share_the_zero_cost_helpers():
     assert len(set(hashes.values())) == len(hashes)
     assert "proxies/zc.py" in get_proxy("jacov").sources and "data.py" in get_proxy("jacov").sources
     assert "proxies/zc.py" not in get_proxy("vkdnw").sources
+
+
+def test_code_digest_ignores_comments_and_docstrings_only(tmp_path):
+    base = 'def f(x):\n    """Doc."""\n    return x + 1\n'
+    variants = {
+        "same": base,
+        "comment": "# why\n" + base.replace("return x + 1", "return x + 1  # note"),
+        "docstring": '"""Module doc."""\n' + base.replace("Doc.", "Another doc."),
+        "no docstring": "def f(x):\n    return x + 1\n",
+        "code": base.replace("x + 1", "x + 2"),
+        "string value": 'def f(x):\n    y = "a"\n    return x + 1\n',
+    }
+    digests = {}
+    for name, text in variants.items():
+        (tmp_path / f"{name}.py").write_text(text)
+        digests[name] = code_digest(tmp_path / f"{name}.py")
+    assert digests["same"] == digests["comment"] == digests["docstring"] == digests["no docstring"]
+    assert digests["code"] != digests["same"] and digests["string value"] != digests["same"]
+    (tmp_path / "schema.yaml").write_text("# a comment counts outside Python\n")
+    assert code_digest(tmp_path / "schema.yaml") == (tmp_path / "schema.yaml").read_bytes()
 
 
 def test_snip_equals_mask_gradient():

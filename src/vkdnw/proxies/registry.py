@@ -7,6 +7,7 @@ so that the workflow can rerun exactly that group's shards when its code changes
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
 from dataclasses import dataclass, field
@@ -87,13 +88,29 @@ def list_proxies() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def code_digest(path: Path) -> bytes:
+    """What of a source file the numbers can depend on: a Python file's syntax tree without
+    its docstrings (comments never reach the tree), any other file's bytes. A docstring or
+    comment edit must not rerun hours of scoring."""
+    if path.suffix != ".py":
+        return path.read_bytes()
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree).encode()
+
+
 def files_hash(sources: tuple[str, ...] | list[str]) -> str:
     """SHA-256 over package files (paths relative to the package root), for rule params:
     Snakemake never tracks imported modules, so a change to any of them must show here."""
     h = hashlib.sha256()
     for rel in sorted(sources):
         h.update(rel.encode())
-        h.update((PACKAGE_ROOT / rel).read_bytes())
+        h.update(code_digest(PACKAGE_ROOT / rel))
     return h.hexdigest()[:16]
 
 

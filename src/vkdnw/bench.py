@@ -26,6 +26,14 @@ from vkdnw.scoring import select_archs
 from vkdnw.spaces.nb201 import aleph, dataset_info
 
 
+def _report(df: pd.DataFrame, summary: pd.DataFrame, out: str | None) -> pd.DataFrame:
+    """Print a bench's summary and keep its per-net rows (``out``) for the results."""
+    print(summary.to_string(float_format=lambda v: f"{v:.3g}"))
+    if out:
+        df.to_csv(out, index=False)
+    return summary
+
+
 def _timed(fn, *args) -> tuple[torch.Tensor | None, float]:
     t0 = time.perf_counter()
     try:
@@ -88,10 +96,7 @@ def run_bench(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, 
     dt = getattr(torch, reference_dtype)
     df = pd.concat([bench_dataset(ds, archs, batch_size, dt) for ds in datasets], ignore_index=True)
     summary = summarize(df)
-    print(summary.to_string(float_format=lambda v: f"{v:.3g}"))
-    if out:
-        df.to_csv(out, index=False)
-    return summary
+    return _report(df, summary, out)
 
 
 def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed: int, batch_size: int,
@@ -120,10 +125,7 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
     df = pd.DataFrame(rows)
     summary = df.groupby(["proxy", "dataset"], sort=False)["seconds"].agg(["median", "max", "size"])
     summary["hours_for_9445"] = summary["median"] * 9445 / 3600
-    print(summary.to_string(float_format=lambda v: f"{v:.3g}"))
-    if out:
-        df.to_csv(out, index=False)
-    return summary
+    return _report(df, summary, out)
 
 
 def bench_ntk(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, threads: int,
@@ -156,10 +158,7 @@ def bench_ntk(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, 
                             "batched_s_median": g["batched_s"].median(),
                             "geomean_ratio": g["ratio"].agg(geomean),
                             "max_cond_rel_diff": g["cond_rel_diff"].max()})
-    print(summary.to_string(float_format=lambda v: f"{v:.3g}"))
-    if out:
-        df.to_csv(out, index=False)
-    return summary
+    return _report(df, summary, out)
 
 
 def _sweep_seconds(net: torch.nn.Module, x: torch.Tensor, repeats: int = 3) -> tuple[int, float]:
@@ -208,10 +207,7 @@ def run_roofline(*, datasets: list[str], n_archs: int, seed: int, batch_size: in
     summary = pd.DataFrame({"nets": g.size(), "fast_s_per_net": g["fast_s"].mean(),
                             "floor_s_per_net": g["floor_s"].mean(),
                             "fast_over_floor": g["fast_over_floor"].median()})
-    print(summary.to_string(float_format=lambda v: f"{v:.3g}"))
-    if out:
-        df.to_csv(out, index=False)
-    return summary
+    return _report(df, summary, out)
 
 
 def bench_mbv2(*, iterations: int, batch_size: int, resolution: int, num_classes: int, threads: int,

@@ -15,6 +15,7 @@ import random
 import statistics
 import time
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -253,3 +254,43 @@ def bench_mbv2(*, iterations: int, batch_size: int, resolution: int, num_classes
         if len(df):
             df.to_csv(str(out).removesuffix(".csv") + "_jacobian.csv", index=False)
     return df
+
+
+def bench_search_aggregate(*, sizes: list[int], population: int = 1024, n_columns: int = 5, repeats: int = 5,
+                           seed: int = 0, out: str | None = None) -> pd.DataFrame:
+    """Seconds per search iteration spent choosing parents at ``sizes`` scored candidates: a
+    full re-rank (:func:`aggregate` plus a stable argsort) against the running update
+    (:class:`RunningAggregate` plus :func:`top_stable`), on the same random scores, with a
+    check that both pick the same top ``population - 1``."""
+    from scipy.integrate import trapezoid
+
+    from vkdnw.evolution import RunningAggregate, aggregate, top_stable
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in sizes:
+        vals = rng.standard_normal((n + repeats, n_columns))
+        running = RunningAggregate(n + repeats, n_columns, vals[:n])
+        t_full = t_run = 0.0
+        for r in range(repeats):
+            t0 = time.perf_counter()
+            full_top = np.argsort(aggregate(vals[:n + r + 1]), kind="stable")[-(population - 1):]
+            t1 = time.perf_counter()
+            running.add(vals[n + r])
+            run_top = top_stable(running.aggregate(), population - 1)
+            t2 = time.perf_counter()
+            t_full, t_run = t_full + t1 - t0, t_run + t2 - t1
+            if not np.array_equal(full_top, run_top):
+                raise AssertionError(f"running aggregate picked other parents at n={n + r + 1}")
+        rows.append({"n": n, "full_s": t_full / repeats, "running_s": t_run / repeats,
+                     "ratio": t_full / t_run})
+        print(f"  n={n:7d}  full {rows[-1]['full_s'] * 1e3:8.2f} ms  running {rows[-1]['running_s'] * 1e3:7.2f} ms  "
+              f"{rows[-1]['ratio']:5.1f}x", flush=True)
+    df = pd.DataFrame(rows)
+    # The iterations from min(sizes) to max(sizes) of one search: per-iteration costs integrated.
+    total = pd.DataFrame({"full_s": [trapezoid(df["full_s"], df["n"])],
+                          "running_s": [trapezoid(df["running_s"], df["n"])]},
+                         index=[f"iterations {min(sizes)}..{max(sizes)}"])
+    total["ratio"] = total["full_s"] / total["running_s"]
+    return _report(df, total, out)
+

@@ -211,6 +211,11 @@ def cmd_bench(a: argparse.Namespace) -> None:
                    num_classes=a.num_classes, threads=a.threads, device=a.device, n_jacobian=a.n_jacobian,
                    out=a.out)
         return
+    if a.search_aggregate:
+        from vkdnw.bench import bench_search_aggregate
+
+        bench_search_aggregate(sizes=a.search_aggregate, seed=a.seed, out=a.out)
+        return
     if a.roofline:
         run_roofline(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size,
                      threads=a.threads, out=a.out)
@@ -520,6 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead: TE-NAS's NTK Jacobian, per-sample backward calls against one vmapped backward")
     s.add_argument("--roofline", action="store_true",
                    help="instead: the fast path against its floor of min(C, 64) float64 reverse sweeps")
+    s.add_argument("--search-aggregate", type=int, nargs="+", metavar="N",
+                   help="instead: seconds per MBV2 search iteration to choose parents among N scored "
+                        "candidates, full re-rank against the running update")
     s.add_argument("--space", default="nb201", choices=["nb201", "mbv2"],
                    help="mbv2: candidates per second of the evolutionary search (--n-archs iterations)")
     s.add_argument("--resolution", type=int, default=224, help="mbv2 only")

@@ -8,6 +8,7 @@ so that the workflow can rerun exactly that group's shards when its code changes
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import inspect
 from dataclasses import dataclass, field
@@ -92,9 +93,18 @@ def code_digest(path: Path) -> bytes:
     """What of a source file the numbers can depend on: a Python file's syntax tree without
     its docstrings (comments never reach the tree), any other file's bytes. A docstring or
     comment edit must not rerun hours of scoring."""
+    st = path.stat()
+    # Every scoring job's params ask for its proxy's hash while Snakemake builds the DAG
+    # (thousands of jobs); parse each file once per version of it.
+    return _code_digest(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _code_digest(path_str: str, _mtime_ns: int, _size: int) -> bytes:
+    path = Path(path_str)
     if path.suffix != ".py":
         return path.read_bytes()
-    tree = ast.parse(path.read_text(), filename=str(path))
+    tree = ast.parse(path.read_text(), filename=path_str)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))

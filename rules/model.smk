@@ -22,7 +22,10 @@ rule model_driven:
             else "--no-graf-degrees"
         ),
         ndcg_k=config["metrics"]["ndcg_k"],
+        zcs=" ".join(config["model_driven"]["zcs_required"]),
+        batch_sizes=batch_sizes_json(),
     shell:
         "vkdnw model-metrics --scores {input.scores} --benchmark {input.benchmark}"
         " --dataset {wildcards.dataset} --seed {wildcards.seed} --n-train {params.n_train}"
-        " --ndcg-k {params.ndcg_k} --forest '{params.forest}' {params.graf} --out {output} > {log} 2>&1"
+        " --ndcg-k {params.ndcg_k} --forest '{params.forest}' {params.graf}"
+        " --zcs-required {params.zcs} --batch-sizes '{params.batch_sizes}' --out {output} > {log} 2>&1"

@@ -60,16 +60,18 @@ def test_model_features_fill_failed_scores_below_every_net():
     scores = pd.DataFrame({"arch_str": [CHAIN, DIRECT], "params": [1.0, 2.0], "aleph": [66.0, 66.0],
                            "flops": [1.0, 2.0], "trainability": [-np.inf, -0.5],
                            **{f"vkdnw_lambda_{k}": [1.0, 2.0] for k in range(1, 10)}})
-    x = model_features(scores, "(VKDNW+ZCS)_m")
+    # By default the ZCS models want Table 1's whole zero-cost set; this frame has one score.
+    assert model_features(scores, "(VKDNW+ZCS)_m") is None
+    x = model_features(scores, "(VKDNW+ZCS)_m", zcs_required=())
     # Zero-cost scores enter as signed log1p (order kept); a failed one sits below every net.
     assert x["trainability"].tolist() == pytest.approx([-np.log1p(0.5) - 1.0, -np.log1p(0.5)])
     # SynFlow's 1e66 would overflow the float32 the trees use; its log does not.
-    big = model_features(scores.assign(synflow=[1e66, 1e60]), "(VKDNW+ZCS)_m")["synflow"]
+    big = model_features(scores.assign(synflow=[1e66, 1e60]), "(VKDNW+ZCS)_m", zcs_required=["synflow"])["synflow"]
     assert np.isfinite(big.astype(np.float32)).all() and big[0] > big[1]
     assert model_features(scores.drop(columns="vkdnw_lambda_1"), "VKDNW_m") is None
     # VKDNW's entropy alone is no zero-cost set: no (VKDNW+ZCS)_m row then.
     only_vkdnw = scores.drop(columns="trainability").assign(vkdnw=[1.0, 2.0])
-    assert model_features(only_vkdnw, "(VKDNW+ZCS)_m") is None
+    assert model_features(only_vkdnw, "(VKDNW+ZCS)_m", zcs_required=()) is None
     assert model_features(only_vkdnw, "VKDNW_m") is not None
 
 
@@ -98,3 +100,31 @@ def test_model_variants_measure_each_feature_set_over_seeds(tmp_path):
     assert n["GRAF without degree features"] == 186 - 4 * 30 and n["VKDNW_m"] == 12
     assert t.loc["GRAF", "kt"] > 0.8 and t.loc["VKDNW_m lambdas only", "kt"] < 0.5  # noise features
     assert t["kt_std"].notna().all()  # two seeds: a spread
+    # A run without VKDNW scores (CIFAR-100 on the reference machine) gets the GRAF variants only.
+    write_parquet(scores[["arch_str", "is_unique", "params"]], tmp_path / "size_only.parquet")
+    t = model_variants(tmp_path / "size_only.parquet", tmp_path / "bench.parquet", dataset="cifar10", seeds=[1],
+                       n_train=80, ndcg_k=20)
+    assert set(t["variant"]) == {v for v in VARIANTS if v.startswith("GRAF")}
+
+
+def test_model_rows_say_which_scores_and_inputs_fed_them():
+    """A model row names the proxy groups it was fed and their input and batch, as single
+    rows do; a run without a required zero-cost group writes no (VKDNW+ZCS) rows."""
+    from vkdnw.scoring import select_archs
+
+    archs = select_archs("unique", 60, 0)
+    rng = np.random.default_rng(0)
+    cols = {c: rng.normal(size=60) for c in ["params", "flops", "aleph", "vkdnw", "jacov", "synflow",
+                                             *(f"vkdnw_lambda_{k}" for k in range(1, 10))]}
+    scores = pd.DataFrame({"arch_str": archs, **cols, "input_jacov": "real", "input_synflow": "ones"})
+    acc = rng.uniform(50, 90, size=60)
+    sizes = {"vkdnw": 8, "jacov": 64, "synflow": 64}
+    rows = {r["method"]: r for r in fit_and_evaluate(scores, acc, seed=1, n_train=40, ndcg_k=10,
+                                                     zcs_required=["jacov"], batch_sizes=sizes)}
+    fed = {m: (r["groups"], r["input"], r["batch_size"]) for m, r in rows.items()}
+    assert fed["GRAF"] == ("size", "-", "-")
+    assert fed["VKDNW_m"] == ("size,vkdnw", "random", "8")
+    assert fed["(VKDNW+ZCS)_m"] == fed["(VKDNW+ZCS+GRAF)_m"] == ("jacov,size,synflow,vkdnw", "ones+random+real", "8+64")
+    without = fit_and_evaluate(scores.drop(columns=["jacov", "input_jacov"]), acc, seed=1, n_train=40, ndcg_k=10,
+                               zcs_required=["jacov"], batch_sizes=sizes)
+    assert {r["method"] for r in without} == {"GRAF", "VKDNW_m"}

@@ -75,6 +75,9 @@ def test_outputs(tiny_run):
     assert by.loc["AZ-NAS", "type"] == "A" and by.loc["FLOPs", "input"] == "-"
     assert "VKDNW_single" in (nb / "tables/table1.md").read_text()
     assert {"GRAF", "VKDNW_m", "(VKDNW+ZCS)_m", "(VKDNW+ZCS+GRAF)_m"} <= set(table["method"])
+    # Model rows say what fed them: noise into VKDNW (batch 2) and the zero-cost groups (batch 4).
+    assert by.loc["(VKDNW+ZCS)_m", ["input", "batch_size"]].tolist() == ["random", "2+4"]
+    assert by.loc["GRAF", ["input", "batch_size"]].tolist() == ["-", "-"]
     assert (table.loc[table["method"] == "GRAF", "n_nets"] == cfg["n_archs"] - cfg["model_driven"]["n_train"]).all()
     t10 = pd.read_csv(nb / "tables/table10.csv")
     assert (t10.groupby("dataset").size() == 31).all() and "V+J+E+T+F" in set(t10["method"])

@@ -102,23 +102,26 @@ def collections(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
 REAL_TWIN = {"vkdnw": "vkdnw_real"}
 
 
+def groups_input(scores: pd.DataFrame | None, groups: tuple[str, ...], batch_sizes: dict[str, int]) -> tuple[str, str]:
+    """(input kind, batch size) of a method that reads proxy ``groups``, from the
+    ``input_<group>`` columns of the merged scores and the configured batch sizes; "-" where
+    it takes no input."""
+    kinds, batches = set(), set()
+    for g in groups:
+        cols = [f"input_{x}" for x in (g, REAL_TWIN.get(g)) if x]
+        found = [c for c in cols if scores is not None and c in scores.columns]
+        for col in found:
+            kinds.update(str(v) for v in scores[col].dropna().unique())
+        if not found and g == "vkdnw":
+            kinds.add("random")  # VKDNW itself always scores noise
+        if g in batch_sizes and g != "size":
+            batches.add(str(batch_sizes[g]))
+    return "+".join(sorted(kinds)) or "-", "+".join(sorted(batches, key=int)) or "-"
+
+
 def method_inputs(scores: pd.DataFrame | None, batch_sizes: dict[str, int]) -> dict[str, tuple[str, str]]:
-    """(input kind, batch size) of every method, from the ``input_<group>`` columns of the
-    merged scores and the configured batch sizes; "-" where a method takes no input."""
-    out = {}
-    for name, m in METHODS.items():
-        kinds, batches = set(), set()
-        for g in m.groups:
-            cols = [f"input_{x}" for x in (g, REAL_TWIN.get(g)) if x]
-            found = [c for c in cols if scores is not None and c in scores.columns]
-            for col in found:
-                kinds.update(str(v) for v in scores[col].dropna().unique())
-            if not found and g == "vkdnw":
-                kinds.add("random")  # VKDNW itself always scores noise
-            if g in batch_sizes and g != "size":
-                batches.add(str(batch_sizes[g]))
-        out[name] = ("+".join(sorted(kinds)) or "-", "+".join(sorted(batches, key=int)) or "-")
-    return out
+    """(input kind, batch size) of every method (:func:`groups_input`)."""
+    return {name: groups_input(scores, m.groups, batch_sizes) for name, m in METHODS.items()}
 
 
 def run_metrics(

@@ -6,12 +6,20 @@ from vkdnw.ablation import TABLES as ABLATION_TABLES, settings_by_id, table_sett
 from vkdnw.benchmark import check_benchmark
 from vkdnw.proxies.registry import files_hash, source_hash
 from vkdnw.scoring import n_blocks, select_archs
-from vkdnw.workflow import data_folder, proxy_settings, surrogate_folder, surrogate_read
+from vkdnw.workflow import (
+    data_folder,
+    proxy_settings,
+    surrogate_folder,
+    surrogate_read,
+    check_batch_overrides,
+    zero_cost_batch,
+)
 
 # A malformed benchmark table stops the workflow here, before any scoring job starts.
 check_benchmark(
     config["benchmark"], config["benchmark_sha256"], config["trust_benchmark_pickle"]
 )
+check_batch_overrides(config)
 
 R = config["results"]
 NB = f"{R}/nb201"
@@ -124,9 +132,9 @@ def benchmark_flag():
     return f"--benchmark {config['benchmark']}" if config["benchmark"] else ""
 
 
-def batch_sizes_json():
-    """Batch size per proxy group, for the tables' batch column."""
-    sizes = {p: config["zero_cost"]["batch_size"] for p in ALL_PROXIES}
+def batch_sizes_json(wildcards):
+    """Batch size per proxy group on the run's dataset, for the tables' batch column."""
+    sizes = {p: zero_cost_batch(config, wildcards.dataset, p) for p in ALL_PROXIES}
     sizes["vkdnw"] = config["vkdnw"]["batch_size"]
     return json.dumps({p: sizes[p] for p in ALL_PROXIES if p != "size"})
 

@@ -23,7 +23,7 @@ rule model_driven:
         ),
         ndcg_k=config["metrics"]["ndcg_k"],
         zcs=" ".join(config["model_driven"]["zcs_required"]),
-        batch_sizes=batch_sizes_json(),
+        batch_sizes=batch_sizes_json,
     shell:
         "vkdnw model-metrics --scores {input.scores} --benchmark {input.benchmark}"
         " --dataset {wildcards.dataset} --seed {wildcards.seed} --n-train {params.n_train}"

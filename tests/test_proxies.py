@@ -16,7 +16,7 @@ from vkdnw.proxies.common import fresh_net
 from vkdnw.proxies.registry import NetContext, code_digest, get_proxy, list_proxies, source_hash
 from vkdnw.scoring import score_net
 from vkdnw.spaces.nb201 import dataset_info
-from vkdnw.workflow import proxy_settings
+from vkdnw.workflow import check_batch_overrides, proxy_settings
 
 DENSE = "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 SMALL = "|nor_conv_1x1~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
@@ -279,6 +279,19 @@ def test_settings_give_data_only_to_the_papers_real_input_proxies():
     assert proxy_settings({**cfg, "zero_cost": {"input": "random"}}, "jacov", "cifar10")["jacov"]["data"] is None
     assert proxy_settings(cfg, "vkdnw", "cifar10") == {"vkdnw": {"batch_size": 8}}
     assert proxy_settings(cfg, "size", "cifar10") == {}
+
+
+def test_dataset_batch_size_overrides_the_zero_cost_batch_of_the_datasets_it_names():
+    cfg = {"zero_cost": {"batch_size": 64, "dataset_batch_size": {"cifar10": {"aznas": 16}}}, "vkdnw": {"batch_size": 8}}
+    assert proxy_settings(cfg, "aznas", "cifar10") == {"aznas": {"batch_size": 16, "data": None}}
+    # Another group or dataset keeps the settings JSON it had without the key: its blocks stay.
+    plain = {**cfg, "zero_cost": {"batch_size": 64}}
+    for proxy, dataset in [("aznas", "ImageNet16-120"), ("synflow", "cifar10")]:
+        assert proxy_settings(cfg, proxy, dataset) == proxy_settings(plain, proxy, dataset)
+    assert proxy_settings(cfg, "vkdnw", "cifar10") == {"vkdnw": {"batch_size": 8}}
+    check_batch_overrides(cfg)
+    with pytest.raises(ValueError, match="dataset_batch_size.cifar10.*'vkdnw', 'znas'"):
+        check_batch_overrides({"zero_cost": {"dataset_batch_size": {"cifar10": {"znas": 8, "vkdnw": 8}}}})
 
 
 def test_bench_proxies_reports_median_cost_per_proxy_and_dataset(tmp_path):

@@ -419,6 +419,29 @@ def test_unknown_dataset_in_config_is_a_schema_error(tiny_run, tmp_path):
     assert proc.returncode != 0 and "mnist" in proc.stdout + proc.stderr
 
 
+def test_dataset_batch_size_reruns_only_that_datasets_zero_cost_blocks(tiny_run, tmp_path):
+    work, cfg = tiny_run
+    try:
+        _with_config(work, cfg, zero_cost={**cfg["zero_cost"], "dataset_batch_size": {"cifar10": {"jacov": 2, "aznas": 2}}})
+        out = _snakemake(work, "-n", "-p")
+        planned = _planned(work)
+    finally:
+        _with_config(work, cfg)
+    assert _rescored_proxies(out) == {"jacov", "aznas"}  # not tenas, which it does not name
+    assert set(re.findall(r"dataset=([\w-]+), seed=\d+, proxy=", out)) == {"cifar10"}
+    assert planned["score_block"] == len(cfg["seeds"]) * _n_blocks(cfg) * 2
+    # The tables' batch column follows: cifar10's evaluation says 2, and no other run reruns.
+    evals = re.findall(r"vkdnw metrics .*--dataset (\S+) .*--batch-sizes '([^']*)'", out)
+    assert evals and {d for d, _ in evals} == {"cifar10"}
+    assert all('"jacov": 2' in sizes and '"tenas": 4' in sizes and '"vkdnw": 2' in sizes for _, sizes in evals)
+    bad = tmp_path / "w"
+    bad.mkdir()
+    (bad / "config.yaml").write_text(yaml.safe_dump({**cfg, "zero_cost": {"dataset_batch_size": {"mnist": {"jacov": 2}}}}))
+    proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(bad), "-n"],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode != 0 and "mnist" in proc.stdout + proc.stderr
+
+
 def test_dataset_proxies_limits_a_datasets_groups(tiny_run):
     work, cfg = tiny_run
     try:

@@ -73,7 +73,29 @@ def proxy_settings(cfg: dict[str, Any], proxy: str, dataset: str | None = None) 
     mode = zc.get("input", "paper")
     reads_data = spec.paper_input is not None and (mode == "real" or (mode == "paper" and spec.paper_input == "real"))
     data = data_folder(cfg, dataset) if reads_data else None
-    return {proxy: {"batch_size": zc.get("batch_size", 64), "data": data}}
+    return {proxy: {"batch_size": zero_cost_batch(cfg, dataset, proxy), "data": data}}
+
+
+def zero_cost_batch(cfg: dict[str, Any], dataset: str | None, proxy: str) -> int:
+    """The batch size of zero-cost group ``proxy`` on ``dataset``: ``zero_cost.dataset_batch_size``
+    where it names both, else ``zero_cost.batch_size``. A group or dataset it does not name
+    keeps the settings (and so the scores) it had before the key existed."""
+    zc = cfg.get("zero_cost", {})
+    by_dataset = zc.get("dataset_batch_size", {}).get(dataset, {})
+    return int(by_dataset.get(proxy, zc.get("batch_size", 64)))
+
+
+def check_batch_overrides(cfg: dict[str, Any]) -> None:
+    """``zero_cost.dataset_batch_size`` may name only zero-cost groups (the schema checks the
+    datasets; the groups are the registry's): a typo would otherwise be silently ignored."""
+    from vkdnw.proxies.registry import list_proxies
+
+    allowed = set(list_proxies()) - {"size", "vkdnw", "vkdnw_real"}
+    for dataset, groups in cfg.get("zero_cost", {}).get("dataset_batch_size", {}).items():
+        unknown = sorted(set(groups) - allowed)
+        if unknown:
+            raise ValueError(f"zero_cost.dataset_batch_size.{dataset}: {unknown} are not zero-cost proxy "
+                             f"groups; those are {sorted(allowed)}")
 
 
 def surrogate_folder(cfg: dict[str, Any], dataset: str) -> str:

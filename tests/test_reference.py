@@ -36,6 +36,29 @@ def _cases() -> list[tuple[str, str, str, int, str]]:
     return out
 
 
+# A float32 condition number is exact to about eps32 * cond relative (1e-5 at 100), so only
+# NTKs this well conditioned can be held to rtol 1e-4; with image patches the median is 2,600.
+MAX_COND = 100.0
+
+
+def _atol(column: str, row: pd.Series) -> float:
+    """VKDNW's float64 eigenvalues are exact only to about eps64 * lambda_max: on CIFAR-10 at
+    batch 8 (rank bound, README) deciles 1-2 sit below that floor, 1e-19 of lambda_9."""
+    if column.startswith("vkdnw_lambda_"):
+        return 1e-12 * float(row.filter(like="vkdnw_lambda_").max())
+    return 1e-12
+
+
+def _input_feeds_a_conv(arch_str: str) -> bool:
+    """Whether the cell's direct input-to-output edge is a convolution. A cell of pooling,
+    skip and `none` only has scores at rounding level (Fisher eigenvalues of 1e-11, NTK
+    condition numbers of 1e8, expressivity -inf or finite by one rounding), which CPUs with
+    other float kernels do not reproduce to 1e-4: measured on an AMD EPYC, against scores
+    made on the earlier machine, while well-posed nets agree to 1.2e-5."""
+    edge_0_to_3 = arch_str.strip("|").split("|+|")[2].split("|")[0]
+    return "conv" in edge_0_to_3
+
+
 def _value_columns(proxy: str) -> list[str]:
     return [c for c in get_proxy(proxy).columns if c != "input"]
 
@@ -47,8 +70,12 @@ def test_rescoring_a_committed_arch_gives_its_committed_value(config, scores, da
     df = pd.read_parquet(REPO / scores)
     cols = _value_columns(proxy)
     ok = df.dropna(subset=cols)
-    # The two cheapest nets with finite scores (fewest parameters), so the check stays fast.
+    ok = ok[ok["arch_str"].map(_input_feeds_a_conv)]
+    if "ntk" in cols:  # -cond(NTK), from a float32 Gram matrix as the reference computes it
+        ok = ok[ok["ntk"].between(-MAX_COND, -1.0)]
+    # The two cheapest such nets (fewest parameters), so the check stays fast.
     picked = ok.sort_values("params").head(2) if "params" in ok else ok.head(2)
+    assert len(picked) == 2, "no well-posed committed net to rescore"
     assert main(["rescore", "--proxy", proxy, "--dataset", dataset, "--seed", str(seed),
                  "--config", str(REPO / config), *picked["arch_str"]]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
@@ -57,4 +84,5 @@ def test_rescoring_a_committed_arch_gives_its_committed_value(config, scores, da
         assert row["arch_str"] == committed["arch_str"] and not row["error"]
         for c in cols:
             want, got = float(committed[c]), float(row[c])
-            assert math.isclose(got, want, rel_tol=1e-4, abs_tol=1e-12), (proxy, c, committed["arch_str"], got, want)
+            assert math.isclose(got, want, rel_tol=1e-4, abs_tol=_atol(c, committed)), (proxy, c, committed["arch_str"],
+                                                                                       got, want)

@@ -59,8 +59,11 @@ rule table4:
         f"{NB}/benchmarks/table4.tsv"
     conda:
         "../envs/vkdnw.yaml"
+    params:
+        nonfinite=config["metrics"]["aleph_nonfinite"],
     shell:
-        "vkdnw table4 --scores {input} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+        "vkdnw table4 --scores {input} --nonfinite {params.nonfinite}"
+        " --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
 rule write_manifest:

@@ -177,3 +177,26 @@ def test_figures_are_byte_identical_across_runs(tmp_path):
         digests.append(sorted(hashlib.sha256(f.read_bytes()).hexdigest() for f in files))
     assert digests[0] == digests[1] and len(digests[0]) == 2
     assert "<dc:date>" not in (tmp_path / "a/figure2.svg").read_text()
+
+
+def test_table4_ranks_nonfinite_scores_last_or_drops_them(tmp_path):
+    from scipy.stats import kendalltau
+
+    from vkdnw.metrics import aleph_correlations
+
+    aleph = np.array([1, 1, 2, 3, 4, 5, 6, 7], dtype=float)
+    # Expressivity is -inf (and NaN for a failed net) on the nets with the fewest layers, and
+    # falls with aleph elsewhere: kept last they agree with aleph; dropped they do not.
+    expr = np.array([-np.inf, np.nan, -np.inf, 5.0, 4.0, 3.0, 6.0, 2.0])
+    run = tmp_path / "nb201/cifar10/seed1"
+    run.mkdir(parents=True)
+    pd.DataFrame({"arch_str": list("abcdefgh"), "aleph": aleph, "expressivity": expr,
+                  "is_unique": True}).to_parquet(run / "scores.parquet")
+    files = [str(run / "scores.parquet")]
+    kept = aleph_correlations(files).set_index("component").loc["expressivity", "cifar10"]
+    dropped = aleph_correlations(files, nonfinite="drop").set_index("component").loc["expressivity", "cifar10"]
+    assert kept == pytest.approx(kendalltau(aleph, np.where(np.isnan(expr), -np.inf, expr)).statistic)
+    assert dropped == pytest.approx(kendalltau(aleph[3:], expr[3:]).statistic)
+    assert kept > 0 > dropped
+    with pytest.raises(ValueError, match="nonfinite"):
+        aleph_correlations(files, nonfinite="zero")

@@ -184,3 +184,21 @@ def test_manifest_dirty_flag_ignores_the_results_tree(tmp_path, monkeypatch):
     (tmp_path / "code.py").write_text("x = 2\n")
     write_manifest(cfg, "res/manifest.yaml", [], [])
     assert yaml.safe_load((tmp_path / "res/manifest.yaml").read_text())["git_dirty"] is True
+
+
+def test_manifest_sums_scoring_seconds_of_every_committed_block(tmp_path):
+    """The scores' own per-net seconds survive a fresh clone, where the benchmark files of
+    the jobs that made them (git-ignored) do not."""
+    import yaml
+
+    from vkdnw.workflow import write_manifest
+
+    run = tmp_path / "nb201/cifar10/seed1"
+    run.mkdir(parents=True)
+    pd.DataFrame({"arch_str": ["a", "b"], "vkdnw": [1.0, 2.0], "seconds_vkdnw": [0.25, 0.5],
+                  "seconds_size": [0.125, 0.125]}).to_parquet(run / "scores.parquet")
+    other = tmp_path / "table1.csv"
+    other.write_text("method\n")
+    m = write_manifest("{}", tmp_path / "manifest.yaml", [str(run / "scores.parquet"), str(other)], [])
+    assert m["scoring_seconds"] == {"cifar10/seed1": {"vkdnw": 0.8, "size": 0.2}}  # rounded to 0.1 s
+    assert yaml.safe_load((tmp_path / "manifest.yaml").read_text())["scoring_seconds"] == m["scoring_seconds"]

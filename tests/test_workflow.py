@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -277,14 +278,18 @@ def test_compare_runs_matches_each_runs_metrics(tiny_run, tmp_path):
         compare_runs(nb / "seed1", nb / "seed2", cfg["benchmark"], "cifar10", ["GraSP"])
 
 
-def test_invalid_config_names_the_key(tiny_run, tmp_path):
-    work, cfg = tiny_run
-    bad = tmp_path / "w"
-    bad.mkdir()
-    (bad / "config.yaml").write_text(yaml.safe_dump({**cfg, "block_size": 0}))
+def _assert_config_rejected(tmp_path: Path, cfg: dict, named: str) -> None:
+    """A dry run on ``cfg`` fails before any job, and its message names ``named``."""
+    bad = Path(tempfile.mkdtemp(dir=tmp_path))
+    (bad / "config.yaml").write_text(yaml.safe_dump(cfg))
     proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(bad), "-n"],
                           capture_output=True, text=True, timeout=TIMEOUT)
-    assert proc.returncode != 0 and "block_size" in proc.stdout + proc.stderr
+    assert proc.returncode != 0 and named in proc.stdout + proc.stderr
+
+
+def test_invalid_config_names_the_key(tiny_run, tmp_path):
+    work, cfg = tiny_run
+    _assert_config_rejected(tmp_path, {**cfg, "block_size": 0}, "block_size")
 
 
 def test_lint_and_format():
@@ -411,12 +416,7 @@ def test_corrupt_block_is_detected_and_rescored(tiny_run):
 
 def test_unknown_dataset_in_config_is_a_schema_error(tiny_run, tmp_path):
     work, cfg = tiny_run
-    bad = tmp_path / "w"
-    bad.mkdir()
-    (bad / "config.yaml").write_text(yaml.safe_dump({**cfg, "datasets": ["mnist"]}))
-    proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(bad), "-n"],
-                          capture_output=True, text=True, timeout=TIMEOUT)
-    assert proc.returncode != 0 and "mnist" in proc.stdout + proc.stderr
+    _assert_config_rejected(tmp_path, {**cfg, "datasets": ["mnist"]}, "mnist")
 
 
 def test_dataset_batch_size_reruns_only_that_datasets_zero_cost_blocks(tiny_run, tmp_path):
@@ -434,12 +434,8 @@ def test_dataset_batch_size_reruns_only_that_datasets_zero_cost_blocks(tiny_run,
     evals = re.findall(r"vkdnw metrics .*--dataset (\S+) .*--batch-sizes '([^']*)'", out)
     assert evals and {d for d, _ in evals} == {"cifar10"}
     assert all('"jacov": 2' in sizes and '"tenas": 4' in sizes and '"vkdnw": 2' in sizes for _, sizes in evals)
-    bad = tmp_path / "w"
-    bad.mkdir()
-    (bad / "config.yaml").write_text(yaml.safe_dump({**cfg, "zero_cost": {"dataset_batch_size": {"mnist": {"jacov": 2}}}}))
-    proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(bad), "-n"],
-                          capture_output=True, text=True, timeout=TIMEOUT)
-    assert proc.returncode != 0 and "mnist" in proc.stdout + proc.stderr
+    _assert_config_rejected(tmp_path, {**cfg, "zero_cost": {"dataset_batch_size": {"mnist": {"jacov": 2}}}}, "mnist")
+    _assert_config_rejected(tmp_path, {**cfg, "zero_cost": {"dataset_batch_size": {"cifar10": {"znas": 2}}}}, "znas")
 
 
 def test_dataset_proxies_limits_a_datasets_groups(tiny_run):

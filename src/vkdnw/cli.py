@@ -179,12 +179,17 @@ def cmd_table4(a: argparse.Namespace) -> None:
     from vkdnw.io import write_text
     from vkdnw.metrics import aleph_correlations
 
-    t = aleph_correlations(a.scores)
+    from vkdnw.paper import DATASETS, TABLE4
+
+    t = aleph_correlations(a.scores, nonfinite=a.nonfinite)
     write_text(t.to_csv(index=False, float_format="%.6g"), a.out_csv)
-    head = "| " + " | ".join(t.columns) + " |\n|" + "---|" * len(t.columns) + "\n"
-    body = "".join("| " + " | ".join(v if isinstance(v, str) else f"{v:.3f}" for v in r) + " |\n"
-                   for r in t.itertuples(index=False))
-    write_text("# table4: Kendall tau of aleph with each component\n\n" + head + body, a.out_md)
+    datasets = list(t.columns[1:])
+    head = "| component | " + " | ".join(f"{d} (ours / paper)" for d in datasets) + " |\n|" + "---|" * len(t.columns) + "\n"
+    body = "".join(f"| {r.component} | " + " | ".join(
+        f"{r[d]:.3f} / {TABLE4[r.component][DATASETS.index(d)]:.3f}" for d in datasets) + " |\n"
+                   for _, r in t.iterrows())
+    write_text(f"# table4: Kendall tau of aleph with each component (NaN and -inf scores: {a.nonfinite})\n\n"
+               + head + body, a.out_md)
 
 
 def cmd_compare(a: argparse.Namespace) -> None:
@@ -499,6 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("table4", help="Table 4: Kendall tau of aleph with VKDNW and the AZ-NAS components")
     s.add_argument("--scores", nargs="+", required=True, help="merged scores.parquet of the runs")
+    s.add_argument("--nonfinite", choices=["lowest", "drop"], default="lowest",
+                   help="NaN and -inf scores: last, as the rankings put them, or left out")
     s.add_argument("--out-csv", required=True)
     s.add_argument("--out-md", required=True)
     s.set_defaults(func=cmd_table4)

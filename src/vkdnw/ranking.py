@@ -24,14 +24,15 @@ from scipy.stats import rankdata
 from vkdnw.io import read_parquet, write_parquet
 
 
-def _nan_last(x: pd.Series) -> np.ndarray:
+def nan_last(x: pd.Series) -> np.ndarray:
+    """Scores as the rankings order them: NaN (a failed net) ties with -inf, last."""
     v = x.to_numpy(dtype=float)
     return np.where(np.isnan(v), -np.inf, v)
 
 
 def lexicographic(*keys: pd.Series) -> np.ndarray:
     """Dense ordinal of the tuple (keys[0], keys[1], ...), higher is better."""
-    arrays = [_nan_last(k) for k in keys]
+    arrays = [nan_last(k) for k in keys]
     order = np.lexsort(arrays[::-1])  # lexsort's last key is the primary one
     sorted_keys = np.stack([a[order] for a in arrays], axis=1)
     new = np.r_[True, (np.diff(sorted_keys, axis=0) != 0).any(axis=1)]
@@ -41,7 +42,7 @@ def lexicographic(*keys: pd.Series) -> np.ndarray:
 
 
 def _column(name: str) -> Callable[[pd.DataFrame], np.ndarray]:
-    return lambda d: _nan_last(d[name])
+    return lambda d: nan_last(d[name])
 
 
 @dataclass(frozen=True)

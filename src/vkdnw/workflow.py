@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 import yaml
 
 from vkdnw.io import read_parquet, write_parquet, write_text
@@ -259,8 +260,25 @@ def _wall_seconds(benchmark_files: list[str]) -> float:
     return total
 
 
+def _scoring_seconds(inputs: list[str]) -> dict[str, dict[str, float]]:
+    """Per run (``dataset/seedN``) and proxy group, the summed per-net ``seconds_<group>`` of
+    the merged scores. Unlike the job wall time (from the git-ignored benchmark files of the
+    jobs this checkout ran) it covers every committed block, whichever machine scored it."""
+    out: dict[str, dict[str, float]] = {}
+    for p in inputs:
+        if Path(p).name != "scores.parquet" or not Path(p).is_file():
+            continue
+        cols = [c for c in pq.read_schema(p).names if c.startswith("seconds_")]
+        sums = pd.read_parquet(p, columns=cols).sum()
+        run = f"{Path(p).parent.parent.name}/{Path(p).parent.name}"
+        out[run] = {c.removeprefix("seconds_"): round(float(v), 1) for c, v in sums.items()}
+    return out
+
+
 def write_manifest(config: str, out: str | Path, inputs: list[str], wall_seconds_from: list[str]) -> dict:
-    """Config, commit, library versions, machine, summed job wall time and input checksums."""
+    """Config, commit, library versions, machine, summed job wall time (of the jobs whose
+    benchmark files this checkout has), summed scoring seconds per run and group (of every
+    committed block) and input checksums."""
     cfg = json.loads(config) if config.strip().startswith("{") else config
     # Dirty means code or config differ from the commit: the results tree (whose files this
     # very run rewrites, the manifest among them) does not count.
@@ -276,6 +294,7 @@ def write_manifest(config: str, out: str | Path, inputs: list[str], wall_seconds
                     "processor": platform.processor() or platform.machine(),
                     "cpu_count": os.cpu_count()},
         "job_wall_seconds_total": _wall_seconds(wall_seconds_from),
+        "scoring_seconds": _scoring_seconds(inputs),
         "files": {str(p): sha256_file(p) for p in inputs if Path(p).is_file()},
     }
     write_text(yaml.safe_dump(manifest, sort_keys=False), out)

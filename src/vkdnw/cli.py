@@ -178,7 +178,6 @@ def cmd_rank_accuracy(a: argparse.Namespace) -> None:
 def cmd_table4(a: argparse.Namespace) -> None:
     from vkdnw.io import write_text
     from vkdnw.metrics import aleph_correlations
-
     from vkdnw.paper import DATASETS, TABLE4
 
     t = aleph_correlations(a.scores, nonfinite=a.nonfinite)

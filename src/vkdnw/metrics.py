@@ -293,9 +293,10 @@ def aleph_correlations(score_files: list[str], *, subset: str = "unique", nonfin
         for name, col in cols.items():
             if col in d.columns:
                 score = pd.Series(nan_last(d[col]), index=d.index)
-                ok = np.isfinite(score) if nonfinite == "drop" else pd.Series(True, index=d.index)
+                if nonfinite == "drop":
+                    score = score[np.isfinite(score)]
                 rows.append({"component": name, "dataset": dataset,
-                             "kt": float(kendalltau(d.loc[ok, "aleph"], score[ok]).statistic)})
+                             "kt": float(kendalltau(d.loc[score.index, "aleph"], score).statistic)})
     if not rows:
         raise ValueError("no VKDNW or AZ-NAS scores to correlate with aleph")
     t = pd.DataFrame(rows).groupby(["component", "dataset"], sort=False)["kt"].mean().unstack("dataset")

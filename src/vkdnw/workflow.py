@@ -54,6 +54,11 @@ def _fill_defaults(validate_properties):
     return fill
 
 
+# Groups with settings of their own (the first branches of proxy_settings); every other group
+# is a zero-cost group and reads the `zero_cost` block.
+OWN_SETTINGS = frozenset({"size", "vkdnw", "vkdnw_real"})
+
+
 def proxy_settings(cfg: dict[str, Any], proxy: str, dataset: str | None = None) -> dict[str, Any]:
     """The settings a proxy group's numbers depend on (and nothing else, for invalidation).
 
@@ -91,7 +96,7 @@ def check_batch_overrides(cfg: dict[str, Any]) -> None:
     datasets; the groups are the registry's): a typo would otherwise be silently ignored."""
     from vkdnw.proxies.registry import list_proxies
 
-    allowed = set(list_proxies()) - {"size", "vkdnw", "vkdnw_real"}
+    allowed = set(list_proxies()) - OWN_SETTINGS
     for dataset, groups in cfg.get("zero_cost", {}).get("dataset_batch_size", {}).items():
         unknown = sorted(set(groups) - allowed)
         if unknown:

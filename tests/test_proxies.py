@@ -135,6 +135,15 @@ def test_naswot_kernel_diagonal_counts_relu_units():
     assert 0 < score <= 4 * math.log(sum(units)) + 1e-9
 
 
+@pytest.mark.parametrize("units", [1, 37, 4096])
+def test_naswot_one_matmul_kernel_is_the_two_matmul_definition_to_the_bit(units, monkeypatch):
+    codes = torch.rand(9, units, generator=torch.Generator().manual_seed(units)) > 0.3
+    assert torch.equal(naswot.code_kernel(codes), naswot.code_kernel_reference(codes))
+    # Past float32's exact integer range the kernel falls back to float64, still exact.
+    monkeypatch.setattr(naswot, "EXACT_FLOAT32_COUNT", 2)
+    assert torch.equal(naswot.code_kernel(codes), naswot.code_kernel_reference(codes))
+
+
 def test_zico_from_hand_made_gradients():
     g = torch.tensor([[1.0, 2.0, 5.0], [3.0, 2.0, -1.0]])  # std: 1, 0, 3; mean|g|: 2, 2, 3
     assert zico.zico_from_grads([g]) == pytest.approx(math.log(2 / 1 + 3 / 3))
@@ -314,6 +323,18 @@ def test_bench_ntk_times_both_jacobian_paths_on_the_same_nets(tmp_path, capsys):
     df = pd.read_csv(out)
     assert len(df) == 2 and (df["loop_s"] > 0).all() and (df["batched_s"] > 0).all()
     assert (df["cond_rel_diff"] < 1e-5).all()  # both paths give the same score
+    assert "geomean_ratio" in capsys.readouterr().out
+
+
+def test_bench_naswot_kernel_times_both_kernels_and_finds_the_same_score(tmp_path, capsys):
+    from vkdnw.cli import main
+
+    out = tmp_path / "naswot.csv"
+    assert main(["bench", "--naswot-kernel", "--dataset", "ImageNet16-120", "--n-archs", "2", "--batch-size", "4",
+                 "--threads", "1", "--out", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert len(df) == 2 and (df["reference_s"] > 0).all() and (df["fast_s"] > 0).all()
+    assert df["identical"].all()
     assert "geomean_ratio" in capsys.readouterr().out
 
 

@@ -162,6 +162,36 @@ def bench_ntk(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, 
     return _report(df, summary, out)
 
 
+def bench_naswot_kernel(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, threads: int,
+                        out: str | None = None) -> pd.DataFrame:
+    """NASWOT's whole score (forward pass and code kernels) with the two-matmul float64
+    definition against the one-matmul float32 kernel, back to back on the same net and batch;
+    also whether the two log-determinants are bit-identical, as the integer kernel implies."""
+    from vkdnw.proxies import naswot
+    from vkdnw.proxies.zc import batches
+
+    archs = _bench_archs(" --naswot-kernel", n_archs, seed, batch_size, threads)
+    rows = []
+    for ds in datasets:
+        info = dataset_info(ds)
+        for arch in archs:
+            ctx = NetContext(arch, ds, seed, info["num_classes"], info["resolution"],
+                             {"naswot": {"batch_size": batch_size, "data": None}})
+            net, x = fresh_net(ctx).train(), batches(ctx, "naswot")[0].x
+            ref, t_ref = _timed(naswot.naswot_logdet, net, x, naswot.code_kernel_reference)
+            fast, t_fast = _timed(naswot.naswot_logdet, net, x, naswot.code_kernel)
+            rows.append({"dataset": ds, "arch_str": arch, "aleph": aleph(arch), "reference_s": t_ref,
+                         "fast_s": t_fast, "ratio": t_fast / t_ref, "identical": ref == fast})
+            print(f"  {ds} aleph={aleph(arch):3d} two matmuls {t_ref:5.2f}s  one {t_fast:5.2f}s  "
+                  f"ratio {t_fast / t_ref:4.2f}x  identical {ref == fast}", flush=True)
+    df = pd.DataFrame(rows)
+    g = df.groupby("dataset", sort=False)
+    summary = pd.DataFrame({"nets": g.size(), "reference_s_median": g["reference_s"].median(),
+                            "fast_s_median": g["fast_s"].median(), "geomean_ratio": g["ratio"].agg(geomean),
+                            "all_identical": g["identical"].all()})
+    return _report(df, summary, out)
+
+
 def _sweep_seconds(net: torch.nn.Module, x: torch.Tensor, repeats: int = 3) -> tuple[int, float]:
     """The fast path's unit of work: one reverse sweep from the pooled features (or the
     logits, whichever side of the head is narrower) to the input, float64, channels-last,

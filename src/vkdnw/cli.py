@@ -226,6 +226,12 @@ def cmd_bench(a: argparse.Namespace) -> None:
         run_roofline(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size,
                      threads=a.threads, out=a.out)
         return
+    if a.naswot_kernel:
+        from vkdnw.bench import bench_naswot_kernel
+
+        bench_naswot_kernel(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size,
+                            threads=a.threads, out=a.out)
+        return
     if a.ntk:
         from vkdnw.bench import bench_ntk
 
@@ -533,6 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--reference-dtype", default="float32", choices=["float32", "float64"])
     s.add_argument("--proxies", nargs="+", help="instead: median cost per net of these proxy groups")
+    s.add_argument("--naswot-kernel", action="store_true",
+                   help="instead: NASWOT with its two-matmul float64 code kernel against the one-matmul float32 one")
     s.add_argument("--ntk", action="store_true",
                    help="instead: TE-NAS's NTK Jacobian, per-sample backward calls against one vmapped backward")
     s.add_argument("--roofline", action="store_true",

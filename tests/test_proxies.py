@@ -314,28 +314,29 @@ def test_bench_proxies_reports_median_cost_per_proxy_and_dataset(tmp_path):
     assert len(pd.read_csv(out)) == 4
 
 
-def test_bench_ntk_times_both_jacobian_paths_on_the_same_nets(tmp_path, capsys):
+def _bench_two_paths(flag: str, tmp_path, capsys) -> pd.DataFrame:
+    """`vkdnw bench <flag>` on two nets: its per-net CSV, after checking the summary printed."""
     from vkdnw.cli import main
 
-    out = tmp_path / "ntk.csv"
-    assert main(["bench", "--ntk", "--dataset", "ImageNet16-120", "--n-archs", "2", "--batch-size", "4",
+    out = tmp_path / "bench.csv"
+    assert main(["bench", flag, "--dataset", "ImageNet16-120", "--n-archs", "2", "--batch-size", "4",
                  "--threads", "1", "--out", str(out)]) == 0
-    df = pd.read_csv(out)
-    assert len(df) == 2 and (df["loop_s"] > 0).all() and (df["batched_s"] > 0).all()
-    assert (df["cond_rel_diff"] < 1e-5).all()  # both paths give the same score
     assert "geomean_ratio" in capsys.readouterr().out
+    df = pd.read_csv(out)
+    assert len(df) == 2
+    return df
+
+
+def test_bench_ntk_times_both_jacobian_paths_on_the_same_nets(tmp_path, capsys):
+    df = _bench_two_paths("--ntk", tmp_path, capsys)
+    assert (df["loop_s"] > 0).all() and (df["batched_s"] > 0).all()
+    assert (df["cond_rel_diff"] < 1e-5).all()  # both paths give the same score
 
 
 def test_bench_naswot_kernel_times_both_kernels_and_finds_the_same_score(tmp_path, capsys):
-    from vkdnw.cli import main
-
-    out = tmp_path / "naswot.csv"
-    assert main(["bench", "--naswot-kernel", "--dataset", "ImageNet16-120", "--n-archs", "2", "--batch-size", "4",
-                 "--threads", "1", "--out", str(out)]) == 0
-    df = pd.read_csv(out)
-    assert len(df) == 2 and (df["reference_s"] > 0).all() and (df["fast_s"] > 0).all()
+    df = _bench_two_paths("--naswot-kernel", tmp_path, capsys)
+    assert (df["reference_s"] > 0).all() and (df["fast_s"] > 0).all()
     assert df["identical"].all()
-    assert "geomean_ratio" in capsys.readouterr().out
 
 
 def test_vkdnw_real_is_vkdnw_on_noise_and_reads_images_when_given(tiny_datasets):

@@ -14,6 +14,7 @@ import math
 import random
 import statistics
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -129,30 +130,38 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
     return _report(df, summary, out)
 
 
+def _proxy_nets(proxy: str, datasets: list[str], archs: list[str], seed: int,
+                batch_size: int) -> Iterator[tuple[str, str, torch.nn.Module, torch.Tensor]]:
+    """(dataset, arch, fresh train-mode net, the proxy's noise batch) for each pair: what
+    the back-to-back path comparisons time both paths on."""
+    from vkdnw.proxies.zc import batches
+
+    for ds in datasets:
+        info = dataset_info(ds)
+        for arch in archs:
+            ctx = NetContext(arch, ds, seed, info["num_classes"], info["resolution"],
+                             {proxy: {"batch_size": batch_size, "data": None}})
+            yield ds, arch, fresh_net(ctx).train(), batches(ctx, proxy)[0].x
+
+
 def bench_ntk(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, threads: int,
               out: str | None = None) -> pd.DataFrame:
     """TE-NAS's NTK Jacobian: B backward calls (the scoring path) against one vmapped backward
     (``is_grads_batched``), back to back on the same net and batch; also the condition numbers'
     largest relative difference, so a faster path that changed the score would show."""
     from vkdnw.proxies import tenas
-    from vkdnw.proxies.zc import batches
 
     archs = _bench_archs(" --ntk", n_archs, seed, batch_size, threads)
     rows = []
-    for ds in datasets:
-        info = dataset_info(ds)
-        for arch in archs:
-            ctx = NetContext(arch, ds, seed, info["num_classes"], info["resolution"],
-                             {"tenas": {"batch_size": batch_size, "data": None}})
-            net, x = fresh_net(ctx).train(), batches(ctx, "tenas")[0].x
-            jac_loop, t_loop = _timed(tenas.ntk_jacobian, net, x)
-            jac_vmap, t_vmap = _timed(tenas.ntk_jacobian_batched, net, x)
-            c_loop, c_vmap = tenas.ntk_condition(jac_loop), tenas.ntk_condition(jac_vmap)
-            rows.append({"dataset": ds, "arch_str": arch, "aleph": aleph(arch), "loop_s": t_loop,
-                         "batched_s": t_vmap, "ratio": t_vmap / t_loop,
-                         "cond_rel_diff": abs(c_loop - c_vmap) / abs(c_vmap)})
-            print(f"  {ds} aleph={aleph(arch):3d} loop {t_loop:6.2f}s  batched {t_vmap:6.2f}s  "
-                  f"ratio {t_vmap / t_loop:4.2f}x  cond rel.diff {rows[-1]['cond_rel_diff']:.1e}", flush=True)
+    for ds, arch, net, x in _proxy_nets("tenas", datasets, archs, seed, batch_size):
+        jac_loop, t_loop = _timed(tenas.ntk_jacobian, net, x)
+        jac_vmap, t_vmap = _timed(tenas.ntk_jacobian_batched, net, x)
+        c_loop, c_vmap = tenas.ntk_condition(jac_loop), tenas.ntk_condition(jac_vmap)
+        rows.append({"dataset": ds, "arch_str": arch, "aleph": aleph(arch), "loop_s": t_loop,
+                     "batched_s": t_vmap, "ratio": t_vmap / t_loop,
+                     "cond_rel_diff": abs(c_loop - c_vmap) / abs(c_vmap)})
+        print(f"  {ds} aleph={aleph(arch):3d} loop {t_loop:6.2f}s  batched {t_vmap:6.2f}s  "
+              f"ratio {t_vmap / t_loop:4.2f}x  cond rel.diff {rows[-1]['cond_rel_diff']:.1e}", flush=True)
     df = pd.DataFrame(rows)
     g = df.groupby("dataset", sort=False)
     summary = pd.DataFrame({"nets": g.size(), "loop_s_median": g["loop_s"].median(),
@@ -168,22 +177,16 @@ def bench_naswot_kernel(*, datasets: list[str], n_archs: int, seed: int, batch_s
     definition against the one-matmul float32 kernel, back to back on the same net and batch;
     also whether the two log-determinants are bit-identical, as the integer kernel implies."""
     from vkdnw.proxies import naswot
-    from vkdnw.proxies.zc import batches
 
     archs = _bench_archs(" --naswot-kernel", n_archs, seed, batch_size, threads)
     rows = []
-    for ds in datasets:
-        info = dataset_info(ds)
-        for arch in archs:
-            ctx = NetContext(arch, ds, seed, info["num_classes"], info["resolution"],
-                             {"naswot": {"batch_size": batch_size, "data": None}})
-            net, x = fresh_net(ctx).train(), batches(ctx, "naswot")[0].x
-            ref, t_ref = _timed(naswot.naswot_logdet, net, x, naswot.code_kernel_reference)
-            fast, t_fast = _timed(naswot.naswot_logdet, net, x, naswot.code_kernel)
-            rows.append({"dataset": ds, "arch_str": arch, "aleph": aleph(arch), "reference_s": t_ref,
-                         "fast_s": t_fast, "ratio": t_fast / t_ref, "identical": ref == fast})
-            print(f"  {ds} aleph={aleph(arch):3d} two matmuls {t_ref:5.2f}s  one {t_fast:5.2f}s  "
-                  f"ratio {t_fast / t_ref:4.2f}x  identical {ref == fast}", flush=True)
+    for ds, arch, net, x in _proxy_nets("naswot", datasets, archs, seed, batch_size):
+        ref, t_ref = _timed(naswot.naswot_logdet, net, x, naswot.code_kernel_reference)
+        fast, t_fast = _timed(naswot.naswot_logdet, net, x, naswot.code_kernel)
+        rows.append({"dataset": ds, "arch_str": arch, "aleph": aleph(arch), "reference_s": t_ref,
+                     "fast_s": t_fast, "ratio": t_fast / t_ref, "identical": ref == fast})
+        print(f"  {ds} aleph={aleph(arch):3d} two matmuls {t_ref:5.2f}s  one {t_fast:5.2f}s  "
+              f"ratio {t_fast / t_ref:4.2f}x  identical {ref == fast}", flush=True)
     df = pd.DataFrame(rows)
     g = df.groupby("dataset", sort=False)
     summary = pd.DataFrame({"nets": g.size(), "reference_s_median": g["reference_s"].median(),

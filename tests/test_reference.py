@@ -49,6 +49,21 @@ def _atol(column: str, row: pd.Series) -> float:
     return 1e-12
 
 
+# Proxies whose float32 value amplifies rounding, so that a CPU with other float kernels
+# (oneDNN picks its convolutions by ISA) moves them by more than 1e-4. Measured by rescoring
+# committed nets on an AVX-512 Xeon, against scores made on an earlier machine:
+# - ZiCo sums mean|g| / std(g) over two batches; where the two batches' gradients nearly
+#   agree, std is a difference of close float32 numbers. 12 random CIFAR-10 nets moved by
+#   1.6e-5 to 1.6e-3; capping oneDNN at AVX2 moved 3 of them by up to 1.2e-2. (A seed change
+#   moves ZiCo by 0.1-1.2%, so across CPUs this check cannot tell seeds apart for ZiCo.)
+# - GraSP sums -w * Hg with cancellation: 1 of 6 random nets (surrogate input, CIFAR-100)
+#   moved by 2.1e-4, the others by at most 1e-6.
+# Other float32 proxies (SNIP, ZenNAS, GradNorm) moved by at most 4e-8 there, Jacov and NASWOT
+# not at all; scores made on that Xeon (CIFAR-100's ZiCo) and ImageNet16-120's eight float32
+# groups rescored bit-identically on it.
+CROSS_CPU_RTOL = {"zico": 2e-2, "grasp": 1e-3}
+
+
 def _input_feeds_a_conv(arch_str: str) -> bool:
     """Whether the cell's direct input-to-output edge is a convolution. A cell of pooling,
     skip and `none` only has scores at rounding level (Fisher eigenvalues of 1e-11, NTK
@@ -84,5 +99,6 @@ def test_rescoring_a_committed_arch_gives_its_committed_value(config, scores, da
         assert row["arch_str"] == committed["arch_str"] and not row["error"]
         for c in cols:
             want, got = float(committed[c]), float(row[c])
-            assert math.isclose(got, want, rel_tol=1e-4, abs_tol=_atol(c, committed)), (proxy, c, committed["arch_str"],
-                                                                                       got, want)
+            rtol = CROSS_CPU_RTOL.get(proxy, 1e-4)
+            assert math.isclose(got, want, rel_tol=rtol, abs_tol=_atol(c, committed)), (proxy, c, committed["arch_str"],
+                                                                                    got, want)

@@ -59,8 +59,8 @@ def _atol(column: str, row: pd.Series) -> float:
 # - GraSP sums -w * Hg with cancellation: 1 of 6 random nets (surrogate input, CIFAR-100)
 #   moved by 2.1e-4, the others by at most 1e-6.
 # Other float32 proxies (SNIP, ZenNAS, GradNorm) moved by at most 4e-8 there, Jacov and NASWOT
-# not at all; scores made on that Xeon (CIFAR-100's ZiCo) and ImageNet16-120's eight float32
-# groups rescored bit-identically on it.
+# not at all; CIFAR-100's ZiCo and ImageNet16-120's eight float32 groups rescored
+# bit-identically on it.
 CROSS_CPU_RTOL = {"zico": 2e-2, "grasp": 1e-3}
 
 

@@ -95,10 +95,10 @@ def test_rescoring_a_committed_arch_gives_its_committed_value(config, scores, da
                  "--config", str(REPO / config), *picked["arch_str"]]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert len(rows) == len(picked)
+    rtol = CROSS_CPU_RTOL.get(proxy, 1e-4)
     for row, (_, committed) in zip(rows, picked.iterrows()):
         assert row["arch_str"] == committed["arch_str"] and not row["error"]
         for c in cols:
             want, got = float(committed[c]), float(row[c])
-            rtol = CROSS_CPU_RTOL.get(proxy, 1e-4)
             assert math.isclose(got, want, rel_tol=rtol, abs_tol=_atol(c, committed)), (proxy, c, committed["arch_str"],
                                                                                     got, want)

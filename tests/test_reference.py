@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 # datasets, seeds and proxy groups say where the scores are and what to rescore).
 CONFIGS = ["config/reference-b8.yaml", "config/reference-tenas-sample.yaml",
            "config/reference-input-surrogate.yaml", "config/reference-cifar10-zc-batch.yaml",
-           "config/reference-cifar10-zc-b16.yaml"]
+           "config/reference-cifar10-zc-b16.yaml", "config/reference-tenas-b16.yaml",
+           "config/reference-tenas-b8.yaml"]
 
 
 def _cases() -> list[tuple[str, str, str, int, str]]:

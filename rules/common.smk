@@ -11,7 +11,7 @@ from vkdnw.workflow import (
     proxy_settings,
     surrogate_folder,
     surrogate_read,
-    check_batch_overrides,
+    check_zero_cost_overrides,
     zero_cost_batch,
 )
 
@@ -19,7 +19,7 @@ from vkdnw.workflow import (
 check_benchmark(
     config["benchmark"], config["benchmark_sha256"], config["trust_benchmark_pickle"]
 )
-check_batch_overrides(config)
+check_zero_cost_overrides(config)
 
 R = config["results"]
 NB = f"{R}/nb201"

@@ -16,7 +16,7 @@ from vkdnw.proxies.common import fresh_net
 from vkdnw.proxies.registry import NetContext, code_digest, get_proxy, list_proxies, source_hash
 from vkdnw.scoring import score_net
 from vkdnw.spaces.nb201 import dataset_info
-from vkdnw.workflow import check_batch_overrides, proxy_settings
+from vkdnw.workflow import check_zero_cost_overrides, proxy_settings
 
 DENSE = "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 SMALL = "|nor_conv_1x1~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
@@ -298,9 +298,43 @@ def test_dataset_batch_size_overrides_the_zero_cost_batch_of_the_datasets_it_nam
     for proxy, dataset in [("aznas", "ImageNet16-120"), ("synflow", "cifar10")]:
         assert proxy_settings(cfg, proxy, dataset) == proxy_settings(plain, proxy, dataset)
     assert proxy_settings(cfg, "vkdnw", "cifar10") == {"vkdnw": {"batch_size": 8}}
-    check_batch_overrides(cfg)
+    check_zero_cost_overrides(cfg)
     with pytest.raises(ValueError, match="dataset_batch_size.cifar10.*'vkdnw', 'znas'"):
-        check_batch_overrides({"zero_cost": {"dataset_batch_size": {"cifar10": {"znas": 8, "vkdnw": 8}}}})
+        check_zero_cost_overrides({"zero_cost": {"dataset_batch_size": {"cifar10": {"znas": 8, "vkdnw": 8}}}})
+
+
+def test_dtype_settings_reach_only_the_groups_and_datasets_they_name():
+    cfg = {"zero_cost": {"batch_size": 64, "dtype": {"grasp": "float64"},
+                         "dataset_dtype": {"cifar10": {"zico": "float64"}, "cifar100": {"grasp": "float32"}}}}
+    assert proxy_settings(cfg, "zico", "cifar10") == {"zico": {"batch_size": 64, "data": None, "dtype": "float64"}}
+    assert proxy_settings(cfg, "grasp", "cifar10")["grasp"]["dtype"] == "float64"
+    # float32, named or not, is the settings JSON of a config without the keys: blocks stay.
+    plain = {"zero_cost": {"batch_size": 64}}
+    for proxy, dataset in [("zico", "ImageNet16-120"), ("grasp", "cifar100"), ("snip", "cifar10")]:
+        assert proxy_settings(cfg, proxy, dataset) == proxy_settings(plain, proxy, dataset)
+    check_zero_cost_overrides(cfg)
+    with pytest.raises(ValueError, match=r"zero_cost.dtype: \['snip'\].*float64 path.*\['grasp', 'zico'\]"):
+        check_zero_cost_overrides({"zero_cost": {"dtype": {"snip": "float64"}}})
+    with pytest.raises(ValueError, match=r"dataset_dtype.cifar10: \['tenas'\]"):
+        check_zero_cost_overrides({"zero_cost": {"dataset_dtype": {"cifar10": {"tenas": "float64"}}}})
+
+
+@pytest.mark.parametrize("proxy", ["zico", "grasp"])
+def test_float64_is_the_float32_score_without_its_rounding(proxy):
+    ctx = _ctx(dataset="cifar10", batch=8, proxy=proxy)
+    ctx64 = NetContext(*[getattr(ctx, f) for f in ("arch_str", "dataset", "seed", "num_classes", "resolution")],
+                       {proxy: {"batch_size": 8, "data": None, "dtype": "float64"}})
+    s32, s64, again = (score_net(proxy, c)[proxy] for c in (ctx, ctx64, ctx64))
+    assert s64 == again and s64 != s32  # another computation of the same number...
+    assert math.isclose(s64, s32, rel_tol=2e-2)  # ...within float32's rounding of it
+    # float32 still runs in float32 (the committed scores' path) and float64 in float64.
+    seen = []
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(lambda m, a: seen.append(a[0].dtype))
+    try:
+        score_net(proxy, ctx64)
+    finally:
+        handle.remove()
+    assert seen and set(seen) == {torch.float64}
 
 
 def test_bench_proxies_reports_median_cost_per_proxy_and_dataset(tmp_path):
@@ -312,6 +346,19 @@ def test_bench_proxies_reports_median_cost_per_proxy_and_dataset(tmp_path):
     assert list(summary.index.get_level_values("proxy")) == ["synflow", "naswot"]
     assert (summary["median"] > 0).all() and (summary["size"] == 2).all()
     assert len(pd.read_csv(out)) == 4
+
+
+def test_bench_proxies_times_each_precision_on_the_same_nets(tmp_path):
+    from vkdnw.bench import bench_proxies
+
+    out = tmp_path / "costs.csv"
+    summary = bench_proxies(proxies=["zico"], datasets=["ImageNet16-120"], n_archs=2, seed=0, batch_size=2,
+                            threads=1, out=str(out), dtypes=("float32", "float64"))
+    assert list(summary.index.get_level_values("dtype")) == ["float32", "float64"]
+    assert summary.loc[("zico", "ImageNet16-120", "float32"), "median_ratio"] == 1.0
+    assert summary.loc[("zico", "ImageNet16-120", "float64"), "median_ratio"] > 0
+    per_net = pd.read_csv(out)
+    assert len(per_net) == 4 and (per_net.groupby("arch_str")["dtype"].nunique() == 2).all()
 
 
 def _bench_two_paths(flag: str, tmp_path, capsys) -> pd.DataFrame:

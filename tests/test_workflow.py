@@ -436,6 +436,10 @@ def test_dataset_batch_size_reruns_only_that_datasets_zero_cost_blocks(tiny_run,
     assert all('"jacov": 2' in sizes and '"tenas": 4' in sizes and '"vkdnw": 2' in sizes for _, sizes in evals)
     _assert_config_rejected(tmp_path, {**cfg, "zero_cost": {"dataset_batch_size": {"mnist": {"jacov": 2}}}}, "mnist")
     _assert_config_rejected(tmp_path, {**cfg, "zero_cost": {"dataset_batch_size": {"cifar10": {"znas": 2}}}}, "znas")
+    # The precision keys: a value the schema does not know, a group without a float64 path.
+    _assert_config_rejected(tmp_path, {**cfg, "zero_cost": {"dtype": {"zico": "float16"}}}, "float16")
+    _assert_config_rejected(tmp_path, {**cfg, "zero_cost": {"dataset_dtype": {"cifar10": {"jacov": "float64"}}}},
+                            "jacov")
 
 
 def test_dataset_proxies_limits_a_datasets_groups(tiny_run):

@@ -102,11 +102,13 @@ def run_bench(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, 
 
 
 def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed: int, batch_size: int,
-                  threads: int, out: str | None = None) -> pd.DataFrame:
+                  threads: int, out: str | None = None, dtypes: tuple[str, ...] = ("float32",)) -> pd.DataFrame:
     """Median (and max) seconds per net of each proxy group on the same unique archs.
 
     Each net is scored exactly as a scoring job scores it (random input at ``batch_size``), so
-    the medians predict a block's cost: nets x median / cores.
+    the medians predict a block's cost: nets x median / cores. With several ``dtypes`` (groups
+    with a float64 path), each net is timed in each precision back to back, and the summary
+    adds each precision's per-net ratio to the first.
     """
     from vkdnw.scoring import score_net
 
@@ -115,18 +117,26 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
     for ds in datasets:
         info = dataset_info(ds)
         for proxy in proxies:
-            settings = {proxy: {"batch_size": batch_size, "data": None}}
             for arch in archs:
-                ctx = NetContext(arch, ds, seed, info["num_classes"], info["resolution"], settings)
-                r = score_net(proxy, ctx)
-                rows.append({"proxy": proxy, "dataset": ds, "arch_str": arch, "aleph": aleph(arch),
-                             "seconds": r["seconds"], "error": r["error"]})
-            last = [x["seconds"] for x in rows[-len(archs):]]
-            print(f"  {ds:15s} {proxy:9s} median {statistics.median(last):7.3f}s  max {max(last):7.3f}s",
-                  flush=True)
+                for dtype in dtypes:
+                    settings = {proxy: {"batch_size": batch_size, "data": None,
+                                        **({"dtype": dtype} if dtype != "float32" else {})}}
+                    ctx = NetContext(arch, ds, seed, info["num_classes"], info["resolution"], settings)
+                    r = score_net(proxy, ctx)
+                    rows.append({"proxy": proxy, "dataset": ds, "dtype": dtype, "arch_str": arch,
+                                 "aleph": aleph(arch), "seconds": r["seconds"], "error": r["error"]})
+            for dtype in dtypes:
+                last = [x["seconds"] for x in rows[-len(archs) * len(dtypes):] if x["dtype"] == dtype]
+                print(f"  {ds:15s} {proxy:9s} {dtype} median {statistics.median(last):7.3f}s  max {max(last):7.3f}s",
+                      flush=True)
     df = pd.DataFrame(rows)
-    summary = df.groupby(["proxy", "dataset"], sort=False)["seconds"].agg(["median", "max", "size"])
+    keys = ["proxy", "dataset", "dtype"] if len(dtypes) > 1 else ["proxy", "dataset"]
+    summary = df.groupby(keys, sort=False)["seconds"].agg(["median", "max", "size"])
     summary["hours_for_9445"] = summary["median"] * 9445 / 3600
+    if len(dtypes) > 1:
+        per_net = df.set_index(["proxy", "dataset", "arch_str", "dtype"])["seconds"].unstack("dtype")
+        ratio = per_net.div(per_net[dtypes[0]], axis=0).groupby(["proxy", "dataset"], sort=False).median()
+        summary["median_ratio"] = ratio.stack().reorder_levels(["proxy", "dataset", "dtype"]).reindex(summary.index)
     return _report(df, summary, out)
 
 

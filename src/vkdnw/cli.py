@@ -240,7 +240,7 @@ def cmd_bench(a: argparse.Namespace) -> None:
         return
     if a.proxies:
         bench_proxies(proxies=a.proxies, datasets=a.dataset, n_archs=a.n_archs, seed=a.seed,
-                      batch_size=a.batch_size, threads=a.threads, out=a.out)
+                      batch_size=a.batch_size, threads=a.threads, out=a.out, dtypes=tuple(a.dtypes))
         return
     run_bench(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size, threads=a.threads,
               out=a.out, reference_dtype=a.reference_dtype)
@@ -539,6 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--reference-dtype", default="float32", choices=["float32", "float64"])
     s.add_argument("--proxies", nargs="+", help="instead: median cost per net of these proxy groups")
+    s.add_argument("--dtypes", nargs="+", default=["float32"], choices=["float32", "float64"],
+                   help="with --proxies: time each net in each precision (zico, grasp), back to back")
     s.add_argument("--naswot-kernel", action="store_true",
                    help="instead: NASWOT with its two-matmul float64 code kernel against the one-matmul float32 one")
     s.add_argument("--ntk", action="store_true",

@@ -79,7 +79,11 @@ def proxy_settings(cfg: dict[str, Any], proxy: str, dataset: str | None = None) 
     mode = zc.get("input", "paper")
     reads_data = spec.paper_input is not None and (mode == "real" or (mode == "paper" and spec.paper_input == "real"))
     data = data_folder(cfg, dataset) if reads_data else None
-    return {proxy: {"batch_size": zero_cost_batch(cfg, dataset, proxy), "data": data}}
+    out = {"batch_size": zero_cost_batch(cfg, dataset, proxy), "data": data}
+    dtype = zero_cost_dtype(cfg, dataset, proxy)
+    if dtype != "float32":  # float32 adds no key: its blocks keep the settings they were made with
+        out["dtype"] = dtype
+    return {proxy: out}
 
 
 def zero_cost_batch(cfg: dict[str, Any], dataset: str | None, proxy: str) -> int:
@@ -91,17 +95,32 @@ def zero_cost_batch(cfg: dict[str, Any], dataset: str | None, proxy: str) -> int
     return int(by_dataset.get(proxy, zc.get("batch_size", 64)))
 
 
-def check_batch_overrides(cfg: dict[str, Any]) -> None:
-    """``zero_cost.dataset_batch_size`` may name only zero-cost groups (the schema checks the
-    datasets; the groups are the registry's): a typo would otherwise be silently ignored."""
-    from vkdnw.proxies.registry import list_proxies
+def zero_cost_dtype(cfg: dict[str, Any], dataset: str | None, proxy: str) -> str:
+    """The float precision of zero-cost group ``proxy`` on ``dataset``: ``zero_cost.dataset_dtype``
+    where it names both, else ``zero_cost.dtype``, else float32 (the reference's)."""
+    zc = cfg.get("zero_cost", {})
+    by_dataset = zc.get("dataset_dtype", {}).get(dataset, {})
+    return str(by_dataset.get(proxy, zc.get("dtype", {}).get(proxy, "float32")))
 
+
+def check_zero_cost_overrides(cfg: dict[str, Any]) -> None:
+    """``zero_cost.dataset_batch_size`` may name only zero-cost groups, and ``zero_cost.dtype``
+    and ``dataset_dtype`` only the groups that can run in float64 (the schema checks the
+    datasets and values; the groups are the registry's): a typo would otherwise be silently
+    ignored."""
+    from vkdnw.proxies.registry import get_proxy, list_proxies
+
+    zc = cfg.get("zero_cost", {})
     allowed = set(list_proxies()) - OWN_SETTINGS
-    for dataset, groups in cfg.get("zero_cost", {}).get("dataset_batch_size", {}).items():
-        unknown = sorted(set(groups) - allowed)
+    float64 = {p for p in allowed if get_proxy(p).float64}
+    named = [(f"dataset_batch_size.{d}", g, allowed) for d, g in zc.get("dataset_batch_size", {}).items()]
+    named += [("dtype", zc.get("dtype", {}), float64)]
+    named += [(f"dataset_dtype.{d}", g, float64) for d, g in zc.get("dataset_dtype", {}).items()]
+    for key, groups, ok in named:
+        unknown = sorted(set(groups) - ok)
         if unknown:
-            raise ValueError(f"zero_cost.dataset_batch_size.{dataset}: {unknown} are not zero-cost proxy "
-                             f"groups; those are {sorted(allowed)}")
+            what = "zero-cost proxy groups" if ok is allowed else "zero-cost groups with a float64 path"
+            raise ValueError(f"zero_cost.{key}: {unknown} are not {what}; those are {sorted(ok)}")
 
 
 def surrogate_folder(cfg: dict[str, Any], dataset: str) -> str:

@@ -2,7 +2,9 @@
 
 Higher is better (the reproduction's sign: ``-w * Hg``). Init: Kaiming-normal fan_in. BN:
 train mode. Input: one labelled batch (real images in the paper). With g = dL/dw over conv
-and linear weights and H the Hessian of L, ``score = sum(-w * Hg)``.
+and linear weights and H the Hessian of L, ``score = sum(-w * Hg)``. Precision: float32 as
+the reference, or float64 (``zero_cost.dtype``: same init and input, cast), which removes
+the sum's cancellation rounding.
 
 The reference runs two identical forward passes (one for g, one with ``create_graph`` for
 Hg). In train mode both see the same batch and give the same graph, so one forward with
@@ -15,16 +17,19 @@ from __future__ import annotations
 import torch
 
 from vkdnw.proxies.common import fresh_net
+from vkdnw.proxies.precision import in_dtype, proxy_dtype
 from vkdnw.proxies.registry import NetContext, register_proxy
 from vkdnw.proxies.zc import ZC_SOURCES, batches, cross_entropy, finite_or_raise, weight_layers
 
 
-@register_proxy("grasp", columns=("grasp", "input"), extra_sources=ZC_SOURCES, paper_input="real")
+@register_proxy("grasp", columns=("grasp", "input"), extra_sources=(*ZC_SOURCES, "proxies/precision.py"),
+                paper_input="real", float64=True)
 def score_grasp(ctx: NetContext) -> dict:
-    net = fresh_net(ctx).train()
+    dtype = proxy_dtype(ctx, "grasp")
+    net = in_dtype(fresh_net(ctx), dtype).train()
     b = batches(ctx, "grasp")[0]
     weights = [m.weight for m in weight_layers(net)]
-    loss = cross_entropy(net(b.x), b.y)
+    loss = cross_entropy(net(b.x.to(dtype)), b.y)
     grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
     z = sum((g.detach() * g).sum() for g in grads if g is not None)
     hg = torch.autograd.grad(z, weights, allow_unused=True)

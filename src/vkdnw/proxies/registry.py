@@ -46,16 +46,20 @@ class ProxySpec:
     sources: tuple[str, ...]  # paths relative to the package root
     # Input the paper fed this proxy: "real" images, "random" noise, or None (no input).
     paper_input: str | None = None
+    # Whether it honours a ``dtype: float64`` setting (``zero_cost.dtype``); the others
+    # always compute in float32, and the config check rejects naming them.
+    float64: bool = False
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
 
 
 def register_proxy(name: str, *, columns: tuple[str, ...], extra_sources: tuple[str, ...] = (),
-                   paper_input: str | None = None):
+                   paper_input: str | None = None, float64: bool = False):
     """Register a proxy group. ``columns`` are the score columns the function returns;
     ``extra_sources`` are further package files its numbers depend on; ``paper_input`` is
-    ``"real"`` where the paper fed it real images (it then reads the configured dataset)."""
+    ``"real"`` where the paper fed it real images (it then reads the configured dataset);
+    ``float64`` says it can run its net in float64 (the ``dtype`` setting)."""
     if paper_input not in (None, "real", "random"):
         raise ValueError(f"paper_input must be None, 'real' or 'random', got {paper_input!r}")
 
@@ -64,7 +68,7 @@ def register_proxy(name: str, *, columns: tuple[str, ...], extra_sources: tuple[
             raise ValueError(f"proxy {name!r} registered twice")
         own = Path(inspect.getfile(fn)).resolve().relative_to(PACKAGE_ROOT).as_posix()
         sources = tuple(sorted({own, *extra_sources, *COMMON_SOURCES}))
-        _REGISTRY[name] = ProxySpec(name, fn, tuple(columns), sources, paper_input)
+        _REGISTRY[name] = ProxySpec(name, fn, tuple(columns), sources, paper_input, float64)
         return fn
 
     return deco

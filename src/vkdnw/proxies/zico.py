@@ -4,6 +4,8 @@ Higher is better. Init: Kaiming-normal fan_in. BN: train mode. Input: two labell
 (real images in the paper). For each conv/linear layer, over the two batches' weight
 gradients: ``s = sum_i mean|g_i| / std(g_i)`` over elements with nonzero std (population
 std); the score is ``sum over layers of log(s)``, skipping layers with s = 0.
+Precision: float32 as the reference, or float64 (``zero_cost.dtype``: same init and input,
+cast): where the two batches' gradients nearly agree, float32's std is rounding.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 import torch
 
 from vkdnw.proxies.common import fresh_net
+from vkdnw.proxies.precision import in_dtype, proxy_dtype
 from vkdnw.proxies.registry import NetContext, register_proxy
 from vkdnw.proxies.zc import ZC_SOURCES, batches, cross_entropy, finite_or_raise, weight_layers
 
@@ -31,14 +34,16 @@ def zico_from_grads(per_layer: list[torch.Tensor]) -> float:
     return total
 
 
-@register_proxy("zico", columns=("zico", "input"), extra_sources=ZC_SOURCES, paper_input="real")
+@register_proxy("zico", columns=("zico", "input"), extra_sources=(*ZC_SOURCES, "proxies/precision.py"),
+                paper_input="real", float64=True)
 def score_zico(ctx: NetContext) -> dict:
-    net = fresh_net(ctx).train()
+    dtype = proxy_dtype(ctx, "zico")
+    net = in_dtype(fresh_net(ctx), dtype).train()
     weights = [m.weight for m in weight_layers(net)]
     grads: list[list[torch.Tensor]] = [[] for _ in weights]
     bs = batches(ctx, "zico", n_batches=N_BATCHES)
     for b in bs:
-        for k, g in enumerate(torch.autograd.grad(cross_entropy(net(b.x), b.y), weights, allow_unused=True)):
+        for k, g in enumerate(torch.autograd.grad(cross_entropy(net(b.x.to(dtype)), b.y), weights, allow_unused=True)):
             if g is not None:
                 grads[k].append(g.detach().reshape(-1).double())
     per_layer = [torch.stack(g) for g in grads if len(g) == N_BATCHES]

@@ -357,6 +357,8 @@ def test_bench_proxies_times_each_precision_on_the_same_nets(tmp_path):
     assert list(summary.index.get_level_values("dtype")) == ["float32", "float64"]
     assert summary.loc[("zico", "ImageNet16-120", "float32"), "median_ratio"] == 1.0
     assert summary.loc[("zico", "ImageNet16-120", "float64"), "median_ratio"] > 0
+    assert summary.loc[("zico", "ImageNet16-120", "float32"), "max_rel_diff"] == 0.0
+    assert 0 < summary.loc[("zico", "ImageNet16-120", "float64"), "max_rel_diff"] < 2e-2
     per_net = pd.read_csv(out)
     assert len(per_net) == 4 and (per_net.groupby("arch_str")["dtype"].nunique() == 2).all()
 

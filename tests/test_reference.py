@@ -52,8 +52,9 @@ def _atol(column: str, row: pd.Series) -> float:
 
 
 # Proxies whose float32 value amplifies rounding, so that a CPU with other float kernels
-# (oneDNN picks its convolutions by ISA) moves them by more than 1e-4. Measured by rescoring
-# committed nets on an AVX-512 Xeon, against scores made on an earlier machine:
+# (oneDNN picks its convolutions by ISA) moves them by more than 1e-4; only where a run scored
+# them in float32 (their float64 path, `zero_cost.dtype`, is held to 1e-4). Measured by
+# rescoring committed nets on an AVX-512 Xeon, against scores made on an earlier machine:
 # - ZiCo sums mean|g| / std(g) over two batches; where the two batches' gradients nearly
 #   agree, std is a difference of close float32 numbers. 12 random CIFAR-10 nets moved by
 #   1.6e-5 to 1.6e-3; capping oneDNN at AVX2 moved 3 of them by up to 1.2e-2. (A seed change
@@ -106,3 +107,28 @@ def test_rescoring_a_committed_arch_gives_its_committed_value(config, scores, da
             want, got = float(committed[c]), float(row[c])
             assert math.isclose(got, want, rel_tol=rtol, abs_tol=_atol(c, committed)), (proxy, c, committed["arch_str"],
                                                                                     got, want)
+
+
+def test_rescore_sample_reports_committed_values_and_their_differences(capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    args = ["rescore", "--proxy", "synflow", "--dataset", "ImageNet16-120", "--seed", "1",
+            "--config", "config/reference-b8.yaml", "--sample", "2", "--sample-seed", "7"]
+    assert main(args) == 0
+    out = capsys.readouterr()
+    rows = [json.loads(line) for line in out.out.splitlines() if line.startswith("{")]
+    committed = pd.read_parquet(REPO / "results/reference/b8/nb201/ImageNet16-120/seed1/scores.parquet")
+    by_arch = committed.set_index("arch_str")["synflow"]
+    assert len(rows) == 2 and len({r["arch_str"] for r in rows}) == 2
+    for r in rows:  # the committed value is the run's, and SynFlow (float64 sums) comes out again
+        assert r["committed_synflow"] == by_arch[r["arch_str"]] and r["rel_diff_synflow"] <= 1e-4
+    assert "2 committed nets rescored, max relative difference" in out.err
+    # A tampered committed value shows as a difference.
+    from vkdnw.rescore import compare
+    row = compare(rows[0], pd.Series({"synflow": rows[0]["synflow"] * 1.01}), "synflow")
+    assert math.isclose(row["rel_diff_synflow"], 0.01 / 1.01, rel_tol=1e-9)
+    with pytest.raises(SystemExit, match="not both"):
+        main([*args, "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"])
+    capsys.readouterr()
+    assert main(["rescore", "--proxy", "tenas", "--dataset", "cifar10", "--seed", "1", "--config",
+                 "config/reference-b8.yaml", "--sample", "2"]) == 2
+    assert "tenas was not scored in this run" in capsys.readouterr().err

@@ -108,7 +108,8 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
     Each net is scored exactly as a scoring job scores it (random input at ``batch_size``), so
     the medians predict a block's cost: nets x median / cores. With several ``dtypes`` (groups
     with a float64 path), each net is timed in each precision back to back, and the summary
-    adds each precision's per-net ratio to the first.
+    adds each precision's median per-net time ratio to the first and the largest relative
+    difference of its score (the group's own column) from the first's.
     """
     from vkdnw.scoring import score_net
 
@@ -124,7 +125,8 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
                     ctx = NetContext(arch, ds, seed, info["num_classes"], info["resolution"], settings)
                     r = score_net(proxy, ctx)
                     rows.append({"proxy": proxy, "dataset": ds, "dtype": dtype, "arch_str": arch,
-                                 "aleph": aleph(arch), "seconds": r["seconds"], "error": r["error"]})
+                                 "aleph": aleph(arch), "seconds": r["seconds"], "error": r["error"],
+                                 "value": r.get(proxy, float("nan"))})
             for dtype in dtypes:
                 last = [x["seconds"] for x in rows[-len(archs) * len(dtypes):] if x["dtype"] == dtype]
                 print(f"  {ds:15s} {proxy:9s} {dtype} median {statistics.median(last):7.3f}s  max {max(last):7.3f}s",
@@ -137,6 +139,11 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
         per_net = df.set_index(["proxy", "dataset", "arch_str", "dtype"])["seconds"].unstack("dtype")
         ratio = per_net.div(per_net[dtypes[0]], axis=0).groupby(["proxy", "dataset"], sort=False).median()
         summary["median_ratio"] = ratio.stack().reorder_levels(["proxy", "dataset", "dtype"]).reindex(summary.index)
+        # How far each precision's score (the group's own column) lies from the first's.
+        val = df.set_index(["proxy", "dataset", "arch_str", "dtype"])["value"].unstack("dtype")
+        rel = val.sub(val[dtypes[0]], axis=0).abs().div(val[dtypes[0]].abs(), axis=0)
+        summary["max_rel_diff"] = (rel.groupby(["proxy", "dataset"], sort=False).max().stack()
+                                   .reorder_levels(["proxy", "dataset", "dtype"]).reindex(summary.index))
     return _report(df, summary, out)
 
 

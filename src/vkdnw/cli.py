@@ -40,22 +40,38 @@ def cmd_score(a: argparse.Namespace) -> None:
 
 
 def cmd_rescore(a: argparse.Namespace) -> None:
-    """Score single archs and print JSON: the check that committed scores are recomputable."""
+    """Score single archs and print JSON: the check that committed scores are recomputable.
+    With ``--sample N`` the archs are N random committed nets of the config's run, and each
+    row carries its committed values and relative differences."""
     from vkdnw.proxies.registry import NetContext
+    from vkdnw.rescore import committed_scores, compare, max_rel_diff, sample_committed
     from vkdnw.scoring import score_net
     from vkdnw.spaces.nb201 import dataset_info
     from vkdnw.workflow import ensure_surrogate, load_config, proxy_settings
 
+    if bool(a.arch) == bool(a.sample):
+        raise SystemExit("vkdnw rescore: give archs or --sample N (with --config), not both")
+    if a.sample and not a.config:
+        raise SystemExit("vkdnw rescore: --sample reads the committed scores of a --config's run")
     torch.set_num_threads(a.threads)
     cfg = load_config(a.config) if a.config else {}
     info = dataset_info(a.dataset)
     settings = proxy_settings(cfg, a.proxy, a.dataset) if cfg else _settings(a.settings)
     if cfg and (made := ensure_surrogate(cfg, settings, a.dataset)):
         print(f"wrote the config's surrogate images to {made}", file=sys.stderr)
-    for arch in a.arch:
+    picked = sample_committed(committed_scores(cfg, a.dataset, a.seed), a.proxy, a.sample, a.sample_seed) \
+        if a.sample else None
+    rows = []
+    for i, arch in enumerate(picked["arch_str"] if picked is not None else a.arch):
         ctx = NetContext(arch, a.dataset, a.seed, info["num_classes"], info["resolution"], settings)
         row = score_net(a.proxy, ctx)
+        if picked is not None:
+            row = compare(row, picked.iloc[i], a.proxy)
+        rows.append(row)
         print(json.dumps(row))
+    if picked is not None:
+        print(f"{a.proxy} {a.dataset}: {len(rows)} committed nets rescored, max relative difference "
+              f"{max_rel_diff(rows):.2e}", file=sys.stderr)
 
 
 def cmd_merge(a: argparse.Namespace) -> None:
@@ -381,7 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="take the proxy settings from this workflow config")
     s.add_argument("--settings", default="{}")
     s.add_argument("--threads", type=int, default=1)
-    s.add_argument("arch", nargs="+")
+    s.add_argument("--sample", type=int, help="instead of archs: this many random committed nets of the config's run")
+    s.add_argument("--sample-seed", type=int, default=0, help="with --sample: the draw's numpy seed")
+    s.add_argument("arch", nargs="*")
     s.set_defaults(func=cmd_rescore)
 
     s = sub.add_parser("surrogate-data", help="write patches of scikit-learn's sample photos in a dataset's "

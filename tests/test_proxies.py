@@ -361,6 +361,9 @@ def test_bench_proxies_times_each_precision_on_the_same_nets(tmp_path):
     assert 0 < summary.loc[("zico", "ImageNet16-120", "float64"), "max_rel_diff"] < 2e-2
     per_net = pd.read_csv(out)
     assert len(per_net) == 4 and (per_net.groupby("arch_str")["dtype"].nunique() == 2).all()
+    with pytest.raises(ValueError, match=r"\['snip'\] have no float64 path"):
+        bench_proxies(proxies=["zico", "snip"], datasets=["ImageNet16-120"], n_archs=1, seed=0, batch_size=2,
+                      threads=1, dtypes=("float32", "float64"))
 
 
 def _bench_two_paths(flag: str, tmp_path, capsys) -> pd.DataFrame:

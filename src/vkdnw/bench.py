@@ -111,8 +111,12 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
     adds each precision's median per-net time ratio to the first and the largest relative
     difference of its score (the group's own column) from the first's.
     """
+    from vkdnw.proxies.registry import get_proxy
     from vkdnw.scoring import score_net
 
+    no_float64 = [p for p in proxies if not get_proxy(p).float64]
+    if set(dtypes) != {"float32"} and no_float64:  # they would silently time float32 twice
+        raise ValueError(f"--dtypes float64: {no_float64} have no float64 path (zico and grasp do)")
     archs = _bench_archs(" --proxies", n_archs, seed, batch_size, threads)
     rows = []
     for ds in datasets:

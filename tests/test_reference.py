@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from vkdnw.cli import main
-from vkdnw.proxies.registry import get_proxy
+from vkdnw.rescore import scores_path, value_columns
 from vkdnw.workflow import proxy_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,7 +31,7 @@ def _cases() -> list[tuple[str, str, str, int, str]]:
         cfg = yaml.safe_load((REPO / config).read_text())
         for ds in cfg["datasets"]:
             for seed in cfg["seeds"]:
-                scores = f"{cfg['results']}/nb201/{ds}/seed{seed}/scores.parquet"
+                scores = scores_path(cfg, ds, seed).as_posix()
                 if (REPO / scores).exists():
                     out += [(config, scores, ds, seed, proxy)
                             for proxy in cfg.get("dataset_proxies", {}).get(ds, cfg["proxies"])]
@@ -77,16 +77,12 @@ def _input_feeds_a_conv(arch_str: str) -> bool:
     return "conv" in edge_0_to_3
 
 
-def _value_columns(proxy: str) -> list[str]:
-    return [c for c in get_proxy(proxy).columns if c != "input"]
-
-
 @pytest.mark.parametrize("config,scores,dataset,seed,proxy", _cases(), ids=lambda v: str(v).split("/")[-1])
 def test_rescoring_a_committed_arch_gives_its_committed_value(config, scores, dataset, seed, proxy, capsys,
                                                               monkeypatch):
     monkeypatch.chdir(REPO)  # the configs' paths (a surrogate image folder) are relative to it
     df = pd.read_parquet(REPO / scores)
-    cols = _value_columns(proxy)
+    cols = value_columns(proxy)
     ok = df.dropna(subset=cols)
     ok = ok[ok["arch_str"].map(_input_feeds_a_conv)]
     if "ntk" in cols:  # -cond(NTK), from a float32 Gram matrix as the reference computes it

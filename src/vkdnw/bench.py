@@ -113,6 +113,7 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
     """
     from vkdnw.proxies.registry import get_proxy
     from vkdnw.scoring import score_net
+    from vkdnw.workflow import zero_cost_entry
 
     no_float64 = [p for p in proxies if not get_proxy(p).float64]
     if set(dtypes) != {"float32"} and no_float64:  # they would silently time float32 twice
@@ -124,8 +125,7 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
         for proxy in proxies:
             for arch in archs:
                 for dtype in dtypes:
-                    settings = {proxy: {"batch_size": batch_size, "data": None,
-                                        **({"dtype": dtype} if dtype != "float32" else {})}}
+                    settings = {proxy: zero_cost_entry(batch_size, None, dtype)}
                     ctx = NetContext(arch, ds, seed, info["num_classes"], info["resolution"], settings)
                     r = score_net(proxy, ctx)
                     rows.append({"proxy": proxy, "dataset": ds, "dtype": dtype, "arch_str": arch,
@@ -140,14 +140,14 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
     summary = df.groupby(keys, sort=False)["seconds"].agg(["median", "max", "size"])
     summary["hours_for_9445"] = summary["median"] * 9445 / 3600
     if len(dtypes) > 1:
-        per_net = df.set_index(["proxy", "dataset", "arch_str", "dtype"])["seconds"].unstack("dtype")
-        ratio = per_net.div(per_net[dtypes[0]], axis=0).groupby(["proxy", "dataset"], sort=False).median()
-        summary["median_ratio"] = ratio.stack().reorder_levels(["proxy", "dataset", "dtype"]).reindex(summary.index)
-        # How far each precision's score (the group's own column) lies from the first's.
-        val = df.set_index(["proxy", "dataset", "arch_str", "dtype"])["value"].unstack("dtype")
-        rel = val.sub(val[dtypes[0]], axis=0).abs().div(val[dtypes[0]].abs(), axis=0)
-        summary["max_rel_diff"] = (rel.groupby(["proxy", "dataset"], sort=False).max().stack()
-                                   .reorder_levels(["proxy", "dataset", "dtype"]).reindex(summary.index))
+        # Per net, one column per precision; each compared with the first precision's.
+        wide = df.set_index(["proxy", "dataset", "arch_str", "dtype"])[["seconds", "value"]].unstack("dtype")
+        first = wide.xs(dtypes[0], axis=1, level="dtype")
+        ratio = wide["seconds"].div(first["seconds"], axis=0)
+        rel = wide["value"].sub(first["value"], axis=0).abs().div(first["value"].abs(), axis=0)
+        for name, per_net, how in [("median_ratio", ratio, "median"), ("max_rel_diff", rel, "max")]:
+            by_group = per_net.groupby(["proxy", "dataset"], sort=False).agg(how)
+            summary[name] = by_group.stack().reorder_levels(keys).reindex(summary.index)
     return _report(df, summary, out)
 
 

@@ -59,17 +59,18 @@ def cmd_rescore(a: argparse.Namespace) -> None:
     settings = proxy_settings(cfg, a.proxy, a.dataset) if cfg else _settings(a.settings)
     if cfg and (made := ensure_surrogate(cfg, settings, a.dataset)):
         print(f"wrote the config's surrogate images to {made}", file=sys.stderr)
-    picked = sample_committed(committed_scores(cfg, a.dataset, a.seed), a.proxy, a.sample, a.sample_seed) \
-        if a.sample else None
+    if a.sample:
+        picked = sample_committed(committed_scores(cfg, a.dataset, a.seed), a.proxy, a.sample, a.sample_seed)
+        todo = [(committed["arch_str"], committed) for _, committed in picked.iterrows()]
+    else:
+        todo = [(arch, None) for arch in a.arch]
     rows = []
-    for i, arch in enumerate(picked["arch_str"] if picked is not None else a.arch):
+    for arch, committed in todo:
         ctx = NetContext(arch, a.dataset, a.seed, info["num_classes"], info["resolution"], settings)
         row = score_net(a.proxy, ctx)
-        if picked is not None:
-            row = compare(row, picked.iloc[i], a.proxy)
-        rows.append(row)
-        print(json.dumps(row))
-    if picked is not None:
+        rows.append(row if committed is None else compare(row, committed, a.proxy))
+        print(json.dumps(rows[-1]))
+    if a.sample:
         print(f"{a.proxy} {a.dataset}: {len(rows)} committed nets rescored, max relative difference "
               f"{max_rel_diff(rows):.2e}", file=sys.stderr)
 

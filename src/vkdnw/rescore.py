@@ -17,8 +17,13 @@ import pandas as pd
 from vkdnw.proxies.registry import get_proxy
 
 
+def scores_path(cfg: dict[str, Any], dataset: str, seed: int) -> Path:
+    """Where a config's run keeps the merged scores of one dataset and seed."""
+    return Path(cfg["results"]) / "nb201" / dataset / f"seed{seed}" / "scores.parquet"
+
+
 def committed_scores(cfg: dict[str, Any], dataset: str, seed: int) -> pd.DataFrame:
-    path = Path(cfg["results"]) / "nb201" / dataset / f"seed{seed}" / "scores.parquet"
+    path = scores_path(cfg, dataset, seed)
     if not path.is_file():
         raise FileNotFoundError(f"no committed scores at {path}: run the workflow with this config first")
     return pd.read_parquet(path)

@@ -79,11 +79,13 @@ def proxy_settings(cfg: dict[str, Any], proxy: str, dataset: str | None = None) 
     mode = zc.get("input", "paper")
     reads_data = spec.paper_input is not None and (mode == "real" or (mode == "paper" and spec.paper_input == "real"))
     data = data_folder(cfg, dataset) if reads_data else None
-    out = {"batch_size": zero_cost_batch(cfg, dataset, proxy), "data": data}
-    dtype = zero_cost_dtype(cfg, dataset, proxy)
-    if dtype != "float32":  # float32 adds no key: its blocks keep the settings they were made with
-        out["dtype"] = dtype
-    return {proxy: out}
+    return {proxy: zero_cost_entry(zero_cost_batch(cfg, dataset, proxy), data, zero_cost_dtype(cfg, dataset, proxy))}
+
+
+def zero_cost_entry(batch_size: int, data: str | None, dtype: str = "float32") -> dict[str, Any]:
+    """A zero-cost group's settings. float32 adds no ``dtype`` key: blocks scored before the
+    key existed keep the settings (and so the params) they were made with."""
+    return {"batch_size": batch_size, "data": data, **({"dtype": dtype} if dtype != "float32" else {})}
 
 
 def zero_cost_batch(cfg: dict[str, Any], dataset: str | None, proxy: str) -> int:

@@ -345,7 +345,8 @@ def test_bench_proxies_reports_median_cost_per_proxy_and_dataset(tmp_path):
                             batch_size=2, threads=1, out=str(out))
     assert list(summary.index.get_level_values("proxy")) == ["synflow", "naswot"]
     assert (summary["median"] > 0).all() and (summary["size"] == 2).all()
-    assert len(pd.read_csv(out)) == 4
+    per_net = pd.read_csv(out)
+    assert len(per_net) == 4 and (per_net["device"] == "cpu").all()
 
 
 def test_bench_proxies_times_each_precision_on_the_same_nets(tmp_path):

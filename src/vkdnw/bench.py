@@ -102,23 +102,28 @@ def run_bench(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, 
 
 
 def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed: int, batch_size: int,
-                  threads: int, out: str | None = None, dtypes: tuple[str, ...] = ("float32",)) -> pd.DataFrame:
+                  threads: int, out: str | None = None, dtypes: tuple[str, ...] = ("float32",),
+                  device: str = "cpu") -> pd.DataFrame:
     """Median (and max) seconds per net of each proxy group on the same unique archs.
 
     Each net is scored exactly as a scoring job scores it (random input at ``batch_size``), so
     the medians predict a block's cost: nets x median / cores. With several ``dtypes`` (groups
     with a float64 path), each net is timed in each precision back to back, and the summary
     adds each precision's median per-net time ratio to the first and the largest relative
-    difference of its score (the group's own column) from the first's.
+    difference of its score (the group's own column) from the first's. ``device`` (``cuda``)
+    times a GPU as a scoring job with ``device: cuda`` runs there; the proxies end in Python
+    floats, so each net's time includes its kernels. The first net also pays CUDA's start-up,
+    which the median leaves out.
     """
     from vkdnw.proxies.registry import get_proxy
-    from vkdnw.scoring import score_net
+    from vkdnw.scoring import score_net, scoring_device
     from vkdnw.workflow import zero_cost_entry
 
     no_float64 = [p for p in proxies if not get_proxy(p).float64]
     if set(dtypes) != {"float32"} and no_float64:  # they would silently time float32 twice
         raise ValueError(f"--dtypes float64: {no_float64} have no float64 path (zico and grasp do)")
     archs = _bench_archs(" --proxies", n_archs, seed, batch_size, threads)
+    dev = scoring_device(device)
     rows = []
     for ds in datasets:
         info = dataset_info(ds)
@@ -126,10 +131,10 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
             for arch in archs:
                 for dtype in dtypes:
                     settings = {proxy: zero_cost_entry(batch_size, None, dtype)}
-                    ctx = NetContext(arch, ds, seed, info["num_classes"], info["resolution"], settings)
+                    ctx = NetContext(arch, ds, seed, info["num_classes"], info["resolution"], settings, dev)
                     r = score_net(proxy, ctx)
-                    rows.append({"proxy": proxy, "dataset": ds, "dtype": dtype, "arch_str": arch,
-                                 "aleph": aleph(arch), "seconds": r["seconds"], "error": r["error"],
+                    rows.append({"proxy": proxy, "dataset": ds, "dtype": dtype, "device": r["device"],
+                                 "arch_str": arch, "aleph": aleph(arch), "seconds": r["seconds"], "error": r["error"],
                                  "value": r.get(proxy, float("nan"))})
             for dtype in dtypes:
                 last = [x["seconds"] for x in rows[-len(archs) * len(dtypes):] if x["dtype"] == dtype]

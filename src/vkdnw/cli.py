@@ -45,7 +45,7 @@ def cmd_rescore(a: argparse.Namespace) -> None:
     row carries its committed values and relative differences."""
     from vkdnw.proxies.registry import NetContext
     from vkdnw.rescore import committed_scores, compare, max_rel_diff, sample_committed
-    from vkdnw.scoring import score_net
+    from vkdnw.scoring import score_net, scoring_device
     from vkdnw.spaces.nb201 import dataset_info
     from vkdnw.workflow import ensure_surrogate, load_config, proxy_settings
 
@@ -64,9 +64,10 @@ def cmd_rescore(a: argparse.Namespace) -> None:
         todo = [(committed["arch_str"], committed) for _, committed in picked.iterrows()]
     else:
         todo = [(arch, None) for arch in a.arch]
+    dev = scoring_device(a.device)
     rows = []
     for arch, committed in todo:
-        ctx = NetContext(arch, a.dataset, a.seed, info["num_classes"], info["resolution"], settings)
+        ctx = NetContext(arch, a.dataset, a.seed, info["num_classes"], info["resolution"], settings, dev)
         row = score_net(a.proxy, ctx)
         rows.append(row if committed is None else compare(row, committed, a.proxy))
         print(json.dumps(rows[-1]))
@@ -257,7 +258,8 @@ def cmd_bench(a: argparse.Namespace) -> None:
         return
     if a.proxies:
         bench_proxies(proxies=a.proxies, datasets=a.dataset, n_archs=a.n_archs, seed=a.seed,
-                      batch_size=a.batch_size, threads=a.threads, out=a.out, dtypes=tuple(a.dtypes))
+                      batch_size=a.batch_size, threads=a.threads, out=a.out, dtypes=tuple(a.dtypes),
+                      device=a.device)
         return
     run_bench(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size, threads=a.threads,
               out=a.out, reference_dtype=a.reference_dtype)
@@ -400,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--sample", type=int, help="instead of archs: this many random committed nets of the config's run")
     s.add_argument("--sample-seed", type=int, default=0, help="with --sample: the draw's numpy seed")
+    s.add_argument("--device", default="cpu", help="cuda: rescore on a GPU (against CPU-made committed scores)")
     s.add_argument("arch", nargs="*")
     s.set_defaults(func=cmd_rescore)
 
@@ -573,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mbv2: candidates per second of the evolutionary search (--n-archs iterations)")
     s.add_argument("--resolution", type=int, default=224, help="mbv2 only")
     s.add_argument("--num-classes", type=int, default=1000, help="mbv2 only")
-    s.add_argument("--device", default="cpu", help="mbv2 only")
+    s.add_argument("--device", default="cpu", help="mbv2 and --proxies (cuda times a GPU)")
     s.add_argument("--n-jacobian", type=int, default=3,
                    help="mbv2 only: candidates on which forward- and reverse-mode VKDNW Jacobians are timed")
     s.add_argument("--out", help="also write the per-net timings as CSV")

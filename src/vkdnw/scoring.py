@@ -26,6 +26,23 @@ from vkdnw.spaces import nb201
 META_COLUMNS = ("arch_str", "index", "seconds", "device", "torch_version", "error")
 
 
+def scoring_device(name: str | torch.device) -> torch.device:
+    """The torch device a scoring job runs on, with full float32 convolutions and matmuls.
+
+    PyTorch lets cuDNN convolutions round float32 to TF32 (10-bit mantissa) by default on
+    Ampere and later GPUs. The float32 proxies would then move by about 1e-3 against the
+    CPU's scores, and more where they cancel (ZiCo's std of two near-equal gradients), so a
+    GPU run could not be checked against a CPU one; IEEE float32 keeps them comparable. The
+    init and input are drawn on the CPU and moved, so only the arithmetic differs by device.
+    """
+    dev = torch.device(name)
+    if dev.type == "cuda":
+        # The new per-backend flags: mixing them with the legacy allow_tf32 ones is an error.
+        torch.backends.cudnn.conv.fp32_precision = "ieee"
+        torch.backends.cuda.matmul.fp32_precision = "ieee"
+    return dev
+
+
 def select_archs(subset: str = "all", n_archs: int | None = None, sample_seed: int = 0) -> list[str]:
     """The archs a run scores, in enumeration order.
 
@@ -130,7 +147,7 @@ def score_block(
             rows = []  # unreadable checkpoint: start over rather than trust it
     done_set = {r["arch_str"] for r in rows}
     todo = [a for a in archs if a not in done_set]
-    dev = torch.device(device)
+    dev = scoring_device(device)
     for i, arch in enumerate(tqdm(todo, desc=f"{proxy}/{dataset}/seed{seed}", disable=not progress)):
         ctx = NetContext(arch, dataset, seed, info["num_classes"], info["resolution"], settings, dev)
         rows.append(score_net(proxy, ctx))

@@ -1,0 +1,87 @@
+"""The GPU path (``device: cuda``): every proxy group scores on CUDA what it scores on the CPU.
+
+Skipped without CUDA (CI has none). On a GPU machine, ``pytest tests/test_gpu.py`` is the
+check to run before scoring there. The init and the input are drawn on the CPU and moved,
+so the two devices differ only in float rounding: float64 groups must agree to 1e-6, the
+float32 ones to each group's rounding (measured across CPUs, README "Rescoring a committed
+net"), which TF32 would exceed.
+"""
+
+import json
+import math
+import subprocess
+
+import pandas as pd
+import pytest
+import torch
+
+from vkdnw.proxies.registry import NetContext, get_proxy, list_proxies
+from vkdnw.scoring import score_net, scoring_device
+from vkdnw.spaces.nb201 import dataset_info
+from vkdnw.workflow import zero_cost_entry
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+DENSE = "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+SMALL = "|nor_conv_1x1~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
+# float32 groups whose scores cancel: the cross-CPU tolerance of tests/test_reference.py.
+FLOAT32_RTOL = {"zico": 2e-2, "grasp": 1e-3, "tenas": 1e-3}
+
+
+def _settings(proxy: str, dtype: str = "float32") -> dict:
+    if proxy in ("vkdnw", "vkdnw_real", "size"):
+        return {}  # their defaults (VKDNW's float64 at batch 8); size has no settings
+    return {proxy: zero_cost_entry(8, None, dtype)}
+
+
+def _score(proxy: str, arch: str, dataset: str, device: str, dtype: str = "float32") -> dict:
+    info = dataset_info(dataset)
+    ctx = NetContext(arch, dataset, 1, info["num_classes"], info["resolution"], _settings(proxy, dtype),
+                     scoring_device(device))
+    return score_net(proxy, ctx)
+
+
+def _assert_close(cpu: dict, gpu: dict, proxy: str, rtol: float) -> None:
+    assert cpu["error"] == gpu["error"]
+    # VKDNW's float64 eigenvalues are exact only to about eps64 * lambda_max (the small nets'
+    # lowest deciles, 1e-53 here, sit below it), as in tests/test_reference.py.
+    floor = 1e-12 * max((v for k, v in cpu.items() if k.startswith("vkdnw_lambda_")), default=1.0)
+    for col in get_proxy(proxy).columns:
+        if col == "input":
+            assert cpu[col] == gpu[col]
+        elif not (math.isnan(cpu[col]) and math.isnan(gpu[col])):
+            atol = floor if col.startswith("vkdnw_lambda_") else 1e-12
+            assert math.isclose(gpu[col], cpu[col], rel_tol=rtol, abs_tol=atol), (proxy, col, cpu[col], gpu[col])
+
+
+def test_scoring_device_turns_tf32_off_on_cuda():
+    assert scoring_device("cuda").type == "cuda"
+    assert torch.backends.cudnn.conv.fp32_precision == "ieee"
+    assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+
+
+@pytest.mark.parametrize("dataset", ["ImageNet16-120", "cifar10"])
+@pytest.mark.parametrize("proxy", list_proxies())
+def test_every_proxy_scores_on_cuda_as_on_the_cpu(proxy, dataset):
+    rtol = 1e-6 if proxy in ("vkdnw", "vkdnw_real", "size", "synflow") else FLOAT32_RTOL.get(proxy, 1e-4)
+    for arch in (DENSE, SMALL):
+        gpu = _score(proxy, arch, dataset, "cuda")
+        assert gpu["device"].startswith("cuda")
+        _assert_close(_score(proxy, arch, dataset, "cpu"), gpu, proxy, rtol)
+
+
+@pytest.mark.parametrize("proxy", ["zico", "grasp"])
+def test_float64_groups_agree_across_devices_to_1e_6(proxy):
+    for arch in (DENSE, SMALL):
+        _assert_close(_score(proxy, arch, "cifar10", "cpu", "float64"),
+                      _score(proxy, arch, "cifar10", "cuda", "float64"), proxy, 1e-6)
+
+
+def test_score_cli_writes_a_cuda_block(tmp_path):
+    out = tmp_path / "block000.parquet"
+    settings = json.dumps({"tenas": zero_cost_entry(8, None)})
+    subprocess.run(["vkdnw", "score", "--proxy", "tenas", "--dataset", "cifar10",
+                    "--seed", "1", "--n-archs", "4", "--block-size", "4", "--settings", settings,
+                    "--device", "cuda", "--quiet", "--out", str(out)], check=True)
+    df = pd.read_parquet(out)
+    assert len(df) == 4 and df["device"].str.startswith("cuda").all() and (df["error"] == "").all()

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+from conftest import CROSS_CPU_RTOL, REPO, value_atol
 from vkdnw.cli import main
 from vkdnw.rescore import scores_path, value_columns
 from vkdnw.workflow import proxy_settings
 
-REPO = Path(__file__).resolve().parents[1]
 # Every committed run with per-arch scores, by the config that made it (its `results:` root,
 # datasets, seeds and proxy groups say where the scores are and what to rescore).
 CONFIGS = ["config/reference-b8.yaml", "config/reference-tenas-sample.yaml",
@@ -41,30 +40,6 @@ def _cases() -> list[tuple[str, str, str, int, str]]:
 # A float32 condition number is exact to about eps32 * cond relative (1e-5 at 100), so only
 # NTKs this well conditioned can be held to rtol 1e-4; with image patches the median is 2,600.
 MAX_COND = 100.0
-
-
-def _atol(column: str, row: pd.Series) -> float:
-    """VKDNW's float64 eigenvalues are exact only to about eps64 * lambda_max: on CIFAR-10 at
-    batch 8 (rank bound, README) deciles 1-2 sit below that floor, 1e-19 of lambda_9."""
-    if column.startswith("vkdnw_lambda_"):
-        return 1e-12 * float(row.filter(like="vkdnw_lambda_").max())
-    return 1e-12
-
-
-# Proxies whose float32 value amplifies rounding, so that a CPU with other float kernels
-# (oneDNN picks its convolutions by ISA) moves them by more than 1e-4; only where a run scored
-# them in float32 (their float64 path, `zero_cost.dtype`, is held to 1e-4). Measured by
-# rescoring committed nets on an AVX-512 Xeon, against scores made on an earlier machine:
-# - ZiCo sums mean|g| / std(g) over two batches; where the two batches' gradients nearly
-#   agree, std is a difference of close float32 numbers. 12 random CIFAR-10 nets moved by
-#   1.6e-5 to 1.6e-3; capping oneDNN at AVX2 moved 3 of them by up to 1.2e-2. (A seed change
-#   moves ZiCo by 0.1-1.2%, so across CPUs this check cannot tell seeds apart for ZiCo.)
-# - GraSP sums -w * Hg with cancellation: 1 of 6 random nets (surrogate input, CIFAR-100)
-#   moved by 2.1e-4, the others by at most 1e-6.
-# Other float32 proxies (SNIP, ZenNAS, GradNorm) moved by at most 4e-8 there, Jacov and NASWOT
-# not at all; CIFAR-100's ZiCo and ImageNet16-120's eight float32 groups rescored
-# bit-identically on it.
-CROSS_CPU_RTOL = {"zico": 2e-2, "grasp": 1e-3}
 
 
 def _input_feeds_a_conv(arch_str: str) -> bool:
@@ -101,7 +76,7 @@ def test_rescoring_a_committed_arch_gives_its_committed_value(config, scores, da
         assert row["arch_str"] == committed["arch_str"] and not row["error"]
         for c in cols:
             want, got = float(committed[c]), float(row[c])
-            assert math.isclose(got, want, rel_tol=rtol, abs_tol=_atol(c, committed)), (proxy, c, committed["arch_str"],
+            assert math.isclose(got, want, rel_tol=rtol, abs_tol=value_atol(c, committed)), (proxy, c, committed["arch_str"],
                                                                                     got, want)
 
 

@@ -10,6 +10,7 @@ net"), which TF32 would exceed.
 import json
 import math
 import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -79,7 +80,8 @@ def test_float64_groups_agree_across_devices_to_1e_6(proxy):
 def test_score_cli_writes_a_cuda_block(tmp_path):
     out = tmp_path / "block000.parquet"
     settings = json.dumps({"tenas": zero_cost_entry(8, None)})
-    subprocess.run(["vkdnw", "score", "--proxy", "tenas", "--dataset", "cifar10",
+    # `python -m vkdnw`: the GPU machine may run the package from src/ without installing it.
+    subprocess.run([sys.executable, "-m", "vkdnw", "score", "--proxy", "tenas", "--dataset", "cifar10",
                     "--seed", "1", "--n-archs", "4", "--block-size", "4", "--settings", settings,
                     "--device", "cuda", "--quiet", "--out", str(out)], check=True)
     df = pd.read_parquet(out)

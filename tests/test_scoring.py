@@ -86,6 +86,7 @@ def test_sigkill_mid_block_then_resume(tmp_path):
     import os
     import signal
     import subprocess
+    import sys
     import time
 
     archs = select_archs("unique", 8, 11)
@@ -93,7 +94,8 @@ def test_sigkill_mid_block_then_resume(tmp_path):
     listing.write_text("\n".join(archs) + "\n")
     out = tmp_path / "killed.parquet"
     partial = out.with_name(out.name + ".partial.parquet")
-    cmd = ["vkdnw", "score", "--proxy", "vkdnw", "--dataset", "ImageNet16-120", "--seed", "4", "--archs",
+    # `python -m vkdnw` (the rules call the `vkdnw` entry point; this covers the module form).
+    cmd = [sys.executable, "-m", "vkdnw", "score", "--proxy", "vkdnw", "--dataset", "ImageNet16-120", "--seed", "4", "--archs",
            str(listing), "--settings", '{"vkdnw": {"batch_size": 2}}', "--quiet"]
     proc = subprocess.Popen([*cmd, "--out", str(out)], start_new_session=True)
     deadline = time.time() + 300

@@ -54,7 +54,14 @@ def _assert_close(cpu: dict, gpu: dict, proxy: str, rtol: float) -> None:
                 (proxy, col, cpu[col], gpu[col])
 
 
+def _tf32_on() -> None:
+    """PyTorch's default for cuDNN convolutions, so a test sees whether the code turns it off."""
+    torch.backends.cudnn.conv.fp32_precision = "tf32"
+    torch.backends.cuda.matmul.fp32_precision = "tf32"
+
+
 def test_scoring_device_turns_tf32_off_on_cuda():
+    _tf32_on()
     assert scoring_device("cuda").type == "cuda"
     assert torch.backends.cudnn.conv.fp32_precision == "ieee"
     assert torch.backends.cuda.matmul.fp32_precision == "ieee"
@@ -86,3 +93,21 @@ def test_score_cli_writes_a_cuda_block(tmp_path):
                     "--device", "cuda", "--quiet", "--out", str(out)], check=True)
     df = pd.read_parquet(out)
     assert len(df) == 4 and df["device"].str.startswith("cuda").all() and (df["error"] == "").all()
+
+
+def test_mbv2_search_scores_on_cuda_in_ieee_float32_as_on_the_cpu(tmp_path):
+    from dataclasses import replace
+
+    from vkdnw.evolution import SearchSettings, run_search
+    from vkdnw.mbv2_score import COMPONENTS, ScoreSettings
+
+    score = ScoreSettings(resolution=32, batch_size=16, num_classes=10, n_tensors=16, budget_resolution=32)
+    s = SearchSettings(iterations=3, population=2, score=score)
+    cpu = run_search(s, tmp_path / "cpu")
+    _tf32_on()
+    gpu = run_search(replace(s, score=replace(score, device="cuda")), tmp_path / "cuda")
+    assert torch.backends.cudnn.conv.fp32_precision == "ieee"
+    assert gpu["structure"].tolist() == cpu["structure"].tolist()
+    for c in COMPONENTS:  # AZ-NAS in float32 (expressivity is -inf at 32 px on both), VKDNW in float64
+        for a, b in zip(cpu[c], gpu[c]):
+            assert math.isclose(b, a, rel_tol=1e-3, abs_tol=1e-9), (c, a, b)

@@ -40,6 +40,7 @@ from scipy.stats import rankdata
 from vkdnw.io import read_parquet, write_parquet, write_text
 from vkdnw.mbv2_score import COMPONENTS, ScoreSettings, score_structure
 from vkdnw.rng import derive_seed
+from vkdnw.scoring import scoring_device
 from vkdnw.spaces import mbv2
 
 N_FROM_INIT = 10  # the reference mutates the initial net while it has <= 10 candidates
@@ -210,6 +211,10 @@ def run_search(s: SearchSettings, work_dir: Path, *, chunk_rows: int = 256,
                progress: Callable[[int, dict], None] | None = None) -> pd.DataFrame:
     """Run (or resume) the search until ``s.iterations`` candidates are logged; returns the
     log with the final aggregate. ``work_dir`` should be keyed by ``s.key()``."""
+    # IEEE float32 on CUDA, as the NB201 scoring: TF32 would move the float32 AZ-NAS parts by
+    # ~1e-3, and a search resumed on another device (the key leaves the device out) would
+    # then mix precisions in one log.
+    scoring_device(s.score.device)
     log = CandidateLog(work_dir, chunk_rows)
     settings_file = Path(work_dir) / "settings.json"
     if settings_file.exists():

@@ -95,8 +95,8 @@ def test_sigkill_mid_block_then_resume(tmp_path):
     out = tmp_path / "killed.parquet"
     partial = out.with_name(out.name + ".partial.parquet")
     # `python -m vkdnw` (the rules call the `vkdnw` entry point; this covers the module form).
-    cmd = [sys.executable, "-m", "vkdnw", "score", "--proxy", "vkdnw", "--dataset", "ImageNet16-120", "--seed", "4", "--archs",
-           str(listing), "--settings", '{"vkdnw": {"batch_size": 2}}', "--quiet"]
+    cmd = [sys.executable, "-m", "vkdnw", "score", "--proxy", "vkdnw", "--dataset", "ImageNet16-120",
+           "--seed", "4", "--archs", str(listing), "--settings", '{"vkdnw": {"batch_size": 2}}', "--quiet"]
     proc = subprocess.Popen([*cmd, "--out", str(out)], start_new_session=True)
     deadline = time.time() + 300
     while time.time() < deadline and not (partial.exists() and len(read_parquet(partial)) >= 2):

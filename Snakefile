@@ -1,5 +1,8 @@
 # VKDNW reproduction: NAS-Bench-201 scoring -> merge -> ranks -> metrics -> tables.
-from snakemake.utils import min_version, validate
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version
+
+from vkdnw.config import validate_config
 
 min_version("8.0")
 
@@ -10,7 +13,11 @@ configfile: "config.yaml"
 report: "report/workflow.rst"
 
 
-validate(config, "src/vkdnw/config.schema.yaml")
+# One line naming the key on a bad config (snakemake.utils.validate prints the whole schema).
+try:
+    validate_config(config)
+except ValueError as exc:
+    raise WorkflowError(str(exc)) from None
 
 
 include: "rules/common.smk"

@@ -68,6 +68,8 @@ rule table4:
 
 rule write_manifest:
     input:
+        # Its metadata name the benchmark file and SHA-256 the tables were computed from.
+        benchmark=f"{NB}/benchmark.parquet",
         tables=expand(f"{NB}/tables/{{table}}.csv", table=table_names()),
         scores=expand(
             f"{RUN}/scores.parquet", dataset=config["datasets"], seed=config["seeds"]

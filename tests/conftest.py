@@ -14,7 +14,7 @@ PRESET_CONFIGS = sorted(f"config/{p.name}" for p in (REPO / "config").glob("*.ya
 def value_atol(column: str, row: Mapping) -> float:
     """The absolute tolerance of one score column of a row (a dict or a Series): VKDNW's
     float64 eigenvalues are exact only to about eps64 * lambda_max. On CIFAR-10 at batch 8
-    (rank bound, README) deciles 1-2 sit below that floor, 1e-19 of lambda_9."""
+    (rank bound, results/reference/cifar10-batch/README.md) deciles 1-2 sit below that floor, 1e-19 of lambda_9."""
     if column.startswith("vkdnw_lambda_"):
         lams = [float(v) for k, v in row.items() if k.startswith("vkdnw_lambda_") and not math.isnan(float(v))]
         return 1e-12 * max(lams, default=0.0)
@@ -35,6 +35,14 @@ def value_atol(column: str, row: Mapping) -> float:
 # not at all; CIFAR-100's ZiCo and ImageNet16-120's eight float32 groups rescored
 # bit-identically on it.
 CROSS_CPU_RTOL = {"zico": 2e-2, "grasp": 1e-3}
+
+
+def pytest_collection_modifyitems(items):
+    """A test that needs the tiny end-to-end run (about two minutes to build, then seconds to
+    minutes each) is slow: `pytest -m "not slow"` leaves it out."""
+    for item in items:
+        if "tiny_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ def test_pth_through_official_api(tmp_path):
     accs = {ds: [50.0 + i for i in range(len(ARCHS))] for ds in nb201.DATASETS}
     pth = tmp_path / "NAS-Bench-201-tiny.pth"
     _official_pth(pth, accs)
-    from vkdnw.workflow import sha256_file
+    from vkdnw.io import sha256_file
 
     df = ingest(pth, tmp_path / "b.parquet", sha256=sha256_file(pth))
     assert df["arch_str"].tolist() == ARCHS

@@ -128,3 +128,24 @@ def test_model_rows_say_which_scores_and_inputs_fed_them():
     without = fit_and_evaluate(scores.drop(columns=["jacov", "input_jacov"]), acc, seed=1, n_train=40, ndcg_k=10,
                                zcs_required=["jacov"], batch_sizes=sizes)
     assert {r["method"] for r in without} == {"GRAF", "VKDNW_m"}
+
+
+def test_a_run_too_small_for_n_train_writes_no_model_rows_and_says_why(tmp_path, capsys):
+    from vkdnw.io import read_parquet, write_parquet
+    from vkdnw.model_driven import run_model_metrics
+    from vkdnw.scoring import select_archs
+
+    archs = select_archs("unique", 30, 0)
+    rng = np.random.default_rng(0)
+    write_parquet(pd.DataFrame({"arch_str": archs, "is_unique": True, "params": rng.normal(size=30)}),
+                  tmp_path / "scores.parquet")
+    write_parquet(pd.DataFrame({"arch_str": archs, "acc_cifar10": rng.uniform(10, 90, 30)}), tmp_path / "b.parquet")
+    out = tmp_path / "model_metrics.parquet"
+    run_model_metrics(tmp_path / "scores.parquet", tmp_path / "b.parquet", out, dataset="cifar10", seed=1,
+                      n_train=1024, ndcg_k=10)
+    assert read_parquet(out, ("method", "subset")).empty
+    err = capsys.readouterr().err
+    assert "n_train=1024 leaves no test nets" in err and "below 30" in err
+    run_model_metrics(tmp_path / "scores.parquet", tmp_path / "b.parquet", out, dataset="cifar10", seed=1,
+                      n_train=20, ndcg_k=10)
+    assert set(read_parquet(out)["method"]) == {"GRAF"}

@@ -16,7 +16,7 @@ from PIL import Image
 
 from conftest import PRESET_CONFIGS, REPO
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 TIMEOUT = 1200
 TINY = yaml.safe_load((REPO / "config/tiny.yaml").read_text())
 TOY_TRAIN = TINY["mbv2"]["train"]["settings"]

@@ -16,6 +16,9 @@ from vkdnw.cli import main
 from vkdnw.rescore import scores_path, value_columns
 from vkdnw.workflow import proxy_settings
 
+# Rescoring every committed group takes about a minute: left out of `-m "not slow"`.
+pytestmark = pytest.mark.slow
+
 # Every committed run with per-arch scores, by the config that made it (its `results:` root,
 # datasets, seeds and proxy groups say where the scores are and what to rescore).
 CONFIGS = ["config/reference-b8.yaml", "config/reference-tenas-sample.yaml",

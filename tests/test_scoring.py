@@ -1,3 +1,5 @@
+import os
+
 import pandas as pd
 import pytest
 
@@ -81,6 +83,7 @@ def test_cli_rescore_and_bad_arch_list(tmp_path, capsys):
     assert not (tmp_path / "o.parquet").exists()
 
 
+@pytest.mark.slow
 def test_sigkill_mid_block_then_resume(tmp_path):
     """Kill a scoring job with SIGKILL mid-block; the rerun resumes and equals a clean run."""
     import os
@@ -204,3 +207,52 @@ def test_manifest_sums_scoring_seconds_of_every_committed_block(tmp_path):
     m = write_manifest("{}", tmp_path / "manifest.yaml", [str(run / "scores.parquet"), str(other)], [])
     assert m["scoring_seconds"] == {"cifar10/seed1": {"vkdnw": 0.8, "size": 0.2}}  # rounded to 0.1 s
     assert yaml.safe_load((tmp_path / "manifest.yaml").read_text())["scoring_seconds"] == m["scoring_seconds"]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("archs.csv", "index,arch\n0,x\n", "no 'arch_str' column"),
+    ("archs.csv", "", "no archs listed"),
+    ("archs.txt", "# only a comment\n", "no archs listed"),
+    ("archs.csv", "arch_str\n", "no archs listed"),
+])
+def test_bad_arch_files_are_one_line_errors(tmp_path, capsys, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    out = tmp_path / "o.parquet"
+    assert main(["score", "--proxy", "size", "--dataset", "cifar10", "--seed", "1", "--archs", str(path),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_writes_follow_the_umask(tmp_path):
+    from vkdnw.io import write_text
+
+    old = os.umask(0o027)
+    try:
+        write_text("x", tmp_path / "a.txt")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640
+    write_text("y", tmp_path / "b.txt")
+    assert (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o666 & ~old
+
+
+def test_a_corrupt_workflow_output_is_moved_aside_and_cleaned_up_when_remade(tmp_path):
+    from vkdnw.io import write_parquet
+
+    path = tmp_path / "scores.parquet"
+    write_parquet(pd.DataFrame({"arch_str": ["a"]}), path)
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(ValueError, match="moved aside"):
+        read_parquet(path, remake=True)
+    assert not path.exists() and (tmp_path / "scores.parquet.corrupt").exists()
+    write_parquet(pd.DataFrame({"arch_str": ["a"]}), path)
+    assert not (tmp_path / "scores.parquet.corrupt").exists()
+    # A user's own file is never moved.
+    user = tmp_path / "bench.parquet"
+    user.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="not a readable Parquet"):
+        read_parquet(user)
+    assert user.exists()

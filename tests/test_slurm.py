@@ -16,7 +16,7 @@ import yaml
 from conftest import REPO
 from vkdnw.scoring import select_archs
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 TIMEOUT = 900
 
 

@@ -55,6 +55,17 @@ def tiny_run(tmp_path_factory):
     return work, cfg
 
 
+def test_outputs_follow_the_umask(tiny_run):
+    # The run made its files under the test process's umask; a cluster user's colleagues must
+    # be able to read them (a temp-file-and-rename write would otherwise leave 0600).
+    work, cfg = tiny_run
+    mask = os.umask(0)
+    os.umask(mask)
+    table = work / "results/nb201/tables/table1.csv"
+    assert table.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert (work / "results/nb201/cifar10/seed1/scores.parquet").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
 def test_outputs(tiny_run):
     work, cfg = tiny_run
     nb = work / "results/nb201"
@@ -104,6 +115,11 @@ def test_outputs(tiny_run):
     assert set(cfg["datasets"]) <= set(t4.columns)
     manifest = yaml.safe_load((nb / "manifest.yaml").read_text())
     assert manifest["config"]["n_archs"] == cfg["n_archs"] and manifest["versions"]["torch"]
+    # The ground truth the tables came from, by content (a path alone can change under them).
+    from vkdnw.io import sha256_file
+
+    assert manifest["benchmark"] == {"path": str(Path(cfg["benchmark"]).resolve()),
+                                     "sha256": sha256_file(cfg["benchmark"])}
     assert not list(work.rglob("*.tmp")) and not list(work.rglob("*.partial.parquet"))
 
 
@@ -292,6 +308,47 @@ def test_invalid_config_names_the_key(tiny_run, tmp_path):
     _assert_config_rejected(tmp_path, {**cfg, "block_size": 0}, "block_size")
 
 
+def _dry_run(tmp_path: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "-n",
+                           "--configfile", str(REPO / "config/tiny.yaml"), *args],
+                          capture_output=True, text=True, timeout=TIMEOUT, env=env)
+
+
+def test_misspelled_top_level_key_costs_a_few_lines(tmp_path):
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("benchmrk: null\n")
+    proc = _dry_run(tmp_path, str(bad))
+    out = (proc.stdout + proc.stderr).strip()
+    assert proc.returncode != 0
+    assert "'benchmrk' was unexpected" in out
+    assert len(out.splitlines()) <= 10, out
+
+
+def test_nested_config_override_takes_numbers(tmp_path):
+    # Snakemake reads nested --config values as strings ('100'); they fit the schema once parsed.
+    proc = _dry_run(tmp_path, "--config", 'model_driven={"n_train": 3}', 'vkdnw={"position": "0.5"}')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = _dry_run(tmp_path, "--config", 'vkdnw={"batch_size": "x"}')
+    assert proc.returncode != 0 and "vkdnw/batch_size" in proc.stdout + proc.stderr
+
+
+def test_slurm_profile_keeps_its_defaults_with_an_account(tmp_path):
+    """The documented command sets the account and partition through sbatch's variables, so
+    every job keeps the profile's runtime, memory and CPUs (a --default-resources on the command
+    line would replace them all)."""
+    env = {**os.environ, "SBATCH_ACCOUNT": "acct42", "SBATCH_PARTITION": "part7"}
+    proc = _dry_run(tmp_path, "--profile", str(REPO / "slurm"), env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("resources:")]
+    assert lines
+    for ln in lines:
+        for want in ("slurm_account=acct42", "slurm_partition=part7", "runtime=", "mem_mb=", "cpus_per_task="):
+            assert want in ln, ln
+    unset = {k: v for k, v in os.environ.items() if k not in ("SBATCH_ACCOUNT", "SBATCH_PARTITION")}
+    proc = _dry_run(tmp_path, "--profile", str(REPO / "slurm"), env=unset)
+    assert proc.returncode == 0 and "slurm_account=," in proc.stdout  # empty: the plugin's default
+
+
 def test_lint_and_format():
     lint = subprocess.run(["snakemake", "--lint", "--snakefile", str(REPO / "Snakefile"), "--directory", str(REPO),
                            "--configfile", str(REPO / "config/tiny.yaml")],
@@ -305,6 +362,7 @@ def test_lint_and_format():
 SHIPPED_CONFIGS = ["config.yaml", *PRESET_CONFIGS]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", SHIPPED_CONFIGS)
 def test_shipped_configs_dry_run(config, tmp_path):
     # The shipped benchmark path is relative to the repo; point it at the one this machine has.
@@ -325,8 +383,22 @@ def test_missing_benchmark_fails_before_scoring(tmp_path):
                            "--config", "benchmark=/nonexistent/nb201.csv"],
                           capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode != 0
-    assert "Missing input files" in proc.stdout + proc.stderr and "/nonexistent/nb201.csv" in proc.stdout + proc.stderr
+    assert "benchmark file /nonexistent/nb201.csv does not exist" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()  # no job ran
+
+
+def test_missing_benchmark_on_an_existing_run_stops_it(tiny_run):
+    """An earlier run's benchmark.parquet must not let a wrong path through: the run stops, and
+    neither the tables nor the manifest are rewritten."""
+    work, cfg = tiny_run
+    manifest = work / "results/nb201/manifest.yaml"
+    before = manifest.read_bytes()
+    cmd = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "1",
+           "--configfile", str(work / "config.yaml"), "--config", "benchmark=/nonexistent/nb201.csv"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode != 0
+    assert "does not exist" in proc.stdout + proc.stderr
+    assert manifest.read_bytes() == before
 
 
 def test_archive_verifies_and_detects_corruption(tiny_run, tmp_path):
@@ -411,6 +483,29 @@ def test_corrupt_block_is_detected_and_rescored(tiny_run):
     _snakemake(work, "--cores", "2")  # the rerun rescores the block and merges
     again = pd.read_parquet(block)
     assert again["vkdnw"].tolist() == good["vkdnw"].tolist()
+    assert not block.with_name(block.name + ".corrupt").exists()  # served its purpose
+    assert _planned(work) == {}
+
+
+def test_corrupt_merged_scores_are_remade_on_the_next_run(tiny_run):
+    """A truncated scores.parquet fails the job that reads it, once: it is moved aside, so
+    that the next call merges it again instead of failing on it until someone deletes it."""
+    work, cfg = tiny_run
+    run = work / "results/nb201/cifar10/seed1"
+    merged = run / "scores.parquet"
+    good = pd.read_parquet(merged)
+    merged.write_bytes(merged.read_bytes()[:100])
+    (run / "ranks.parquet").unlink()  # rank_nets reads the merged file
+    cmd = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
+           "--configfile", str(work / "config.yaml")]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    assert first.returncode != 0
+    # Every job downstream of the rewritten file reruns; whichever reads it first moves it aside.
+    logs = "".join(f.read_text() for f in (work / "results/nb201").rglob("logs/*.log"))
+    assert "scores.parquet.corrupt: rerun snakemake" in logs
+    _snakemake(work, "--cores", "2")
+    pd.testing.assert_frame_equal(pd.read_parquet(merged), good)
+    assert not merged.with_name("scores.parquet.corrupt").exists()
     assert _planned(work) == {}
 
 
@@ -516,6 +611,36 @@ def test_report_renders_every_table_and_figure(tiny_run, tmp_path):
             assert img.evaluate("i => i.complete && i.naturalWidth") > 100, name
         page.screenshot(path=str(tmp_path / "report.png"))
         browser.close()
+
+
+@pytest.mark.slow
+def test_quick_run_then_benchmark_adds_the_tables(tmp_path):
+    """The README's quick run, then its next step: the benchmark adds Table 1 (model-driven rows
+    included) and the other evaluation outputs without rescoring a net."""
+    work = tmp_path
+    cfg = yaml.safe_load((REPO / "config/quick.yaml").read_text())
+    cfg["results"] = "results"
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg))
+    _snakemake(work, "--cores", "2")
+    nb = work / "results/nb201"
+    assert (nb / "ImageNet16-120/seed1/ranks.parquet").exists() and (nb / "tables/table4.csv").exists()
+    assert not (nb / "tables/table1.csv").exists()
+    real = os.environ.get(BENCHMARK_ENV)
+    if real and Path(real).is_file():
+        bench = real
+    else:
+        # Plumbing only: synthetic accuracies for the sampled nets (no ground truth claimed).
+        archs = select_archs(cfg["subset"], cfg["n_archs"], cfg["sample_seed"])
+        rng = np.random.default_rng(1)
+        pd.DataFrame({"arch_str": archs, "test_acc_ImageNet16-120": rng.uniform(10, 50, len(archs))}).to_csv(
+            work / "bench.csv")
+        bench = str(work / "bench.csv")
+    planned = _planned(work, "--config", f"benchmark={bench}")
+    assert "score_block" not in planned and "merge_scores" not in planned, planned
+    _snakemake(work, "--cores", "2", "--config", f"benchmark={bench}")
+    table1 = pd.read_csv(nb / "tables/table1.csv")
+    assert {"VKDNW_single", "aleph", "FLOPs", "VKDNW_m", "GRAF"} <= set(table1["method"])
+    assert (nb / "manifest.yaml").exists() and (nb / "tables/table7.csv").exists()
 
 
 def test_ablations_target_builds_tables_5_8_9_and_leaves_all_alone(tiny_run):

@@ -128,7 +128,7 @@ def build_table(cfg: dict[str, Any], table: str, runs: dict[str, list[str]],
     out = []
     for row in (r for r in ablation_rows(cfg) if r.table == table):
         labels = dict(row.labels)
-        metrics = pd.concat([read_parquet(m, ("method",)) for m in runs[row.setting.id]])
+        metrics = pd.concat([read_parquet(m, ("method",), remake=True) for m in runs[row.setting.id]])
         m = metrics[(metrics["method"] == method) & (metrics["subset"] == "unique")
                     & (metrics["table"] == "main")]
         if m.empty:

@@ -24,7 +24,8 @@ from pathlib import Path
 import yaml
 
 from vkdnw.io import atomic_write
-from vkdnw.workflow import _git, sha256_file
+from vkdnw.io import sha256_file
+from vkdnw.workflow import _git
 
 MANIFEST = "MANIFEST.yaml"
 SKIP = re.compile(r"(\.tmp$|\.partial\.parquet$|(^|/)\.)")

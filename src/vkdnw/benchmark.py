@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from vkdnw.io import read_parquet, write_parquet
+from vkdnw.io import read_parquet, sha256_file, write_parquet
 from vkdnw.spaces import nb201
 
+# Key-value metadata of benchmark.parquet: the file it was ingested from, for the manifest.
+BENCHMARK_SOURCE = "vkdnw_benchmark_source"
+BENCHMARK_SHA256 = "vkdnw_benchmark_sha256"
 # The NB201 API's evaluation split per dataset (what `get_more_info(...)['test-accuracy']` reads).
 PTH_SPLIT = {"cifar10": "ori-test", "cifar100": "x-test", "ImageNet16-120": "x-test"}
 
@@ -106,8 +109,6 @@ def pickle_gate(path: str | Path, sha256: str | None, trust: bool, *, hash_file:
         raise ValueError(f"{path}: refusing to unpickle a benchmark .pth without a checksum; set "
                          "`benchmark_sha256` to the SHA-256 of your download, or `trust_benchmark_pickle: true`")
     if hash_file:
-        from vkdnw.workflow import sha256_file
-
         actual = sha256_file(path)
         if actual != sha256.lower():
             raise ValueError(f"{path}: SHA-256 {actual} does not match benchmark_sha256 {sha256}")
@@ -130,12 +131,16 @@ def load_benchmark(path: str | Path, *, sha256: str | None = None, trust_pickle:
 def check_benchmark(path: str | Path | None, sha256: str | None = None, trust_pickle: bool = False) -> None:
     """Validate a configured benchmark when the workflow starts (cheap: ~0.1 s).
 
-    A missing file is left to Snakemake's own "Missing input files" error. The official
-    ``.pth`` is large and only loaded (and hashed) by its ingestion job; here it only has to
-    come with a pinned checksum or an explicit trust flag.
+    A missing file stops the run here, even where an earlier run's ``benchmark.parquet``
+    exists (Snakemake would otherwise keep the old tables and record the missing path). The
+    official ``.pth`` is large and only loaded (and hashed) by its ingestion job; here it only
+    has to come with a pinned checksum or an explicit trust flag.
     """
     if not path:
         return
+    if not Path(path).exists():
+        raise FileNotFoundError(f"benchmark file {path} does not exist; fix `benchmark:` in the config "
+                                "or pass --config benchmark=/path/to/nb201_benchmark.csv")
     if is_pickle(path):
         pickle_gate(path, sha256, trust_pickle, hash_file=False)
     elif Path(path).suffix in (".csv", ".parquet") and Path(path).exists():
@@ -144,5 +149,5 @@ def check_benchmark(path: str | Path | None, sha256: str | None = None, trust_pi
 
 def ingest(path: str | Path, out: str | Path, *, sha256: str | None = None, trust_pickle: bool = False) -> pd.DataFrame:
     df = load_benchmark(path, sha256=sha256, trust_pickle=trust_pickle)
-    write_parquet(df, out)
+    write_parquet(df, out, metadata={BENCHMARK_SOURCE: str(Path(path).resolve()), BENCHMARK_SHA256: sha256_file(path)})
     return df

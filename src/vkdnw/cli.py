@@ -123,7 +123,7 @@ def cmd_concat(a: argparse.Namespace) -> None:
 
     from vkdnw.io import read_parquet, write_text
 
-    t = pd.concat([read_parquet(f, ("method",)) for f in a.inputs], ignore_index=True)
+    t = pd.concat([read_parquet(f, ("method",), remake=True) for f in a.inputs], ignore_index=True)
     write_text(t.to_csv(index=False, float_format="%.6g"), a.out)
 
 

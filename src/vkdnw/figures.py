@@ -79,7 +79,7 @@ def draw_figures(score_files: list[str], out_dir: str | Path) -> list[Path]:
     written = []
     for f in score_files:
         dataset = Path(f).parent.parent.name
-        scores = read_parquet(f, ("arch_str", "aleph", "params"))
+        scores = read_parquet(f, ("arch_str", "aleph", "params"), remake=True)
         groups, overall = size_profile(scores)
         kt = overall.set_index("component")
         for fig_no, ycol, ylabel, ktcol in ((3, "mean_rank", "mean rank (0..1, over all nets) in the group", "kt_aleph"),
@@ -180,7 +180,7 @@ def draw_rank_accuracy(ranks_path: str | Path, benchmark_path: str | Path, datas
     rather than one dot per net: 9,445 dots overplot, and the committed figure then holds no
     per-net accuracy. The line is the median accuracy per rank decile."""
     out_dir = Path(out_dir)
-    ranks = read_parquet(ranks_path, ("arch_str",))
+    ranks = read_parquet(ranks_path, ("arch_str",), remake=True)
     df, acc_col = with_accuracy(ranks, benchmark_path, dataset)
     methods = [m for m in DENSITY_METHODS if m in df.columns]
     if not methods:

@@ -138,8 +138,8 @@ def run_metrics(
     """KT, SPR, nDCG@k and top-1 of every method (``table = "main"``) and of every subset of
     VKDNW_agg's components (``table = "components"``, Table 10), on the unique nets and, where
     the run has them, on all nets. Aggregates are recomputed within each subset."""
-    ranks = read_parquet(ranks_path, ("arch_str", "is_unique"))
-    scores = read_parquet(scores_path, ("arch_str",)) if scores_path else None
+    ranks = read_parquet(ranks_path, ("arch_str", "is_unique"), remake=True)
+    scores = read_parquet(scores_path, ("arch_str",), remake=True) if scores_path else None
     df, acc_col = with_accuracy(ranks, benchmark_path, dataset)
     kinds = method_inputs(scores, batch_sizes)
     methods = [m for m in METHOD_ORDER if m in ranks.columns]
@@ -199,7 +199,7 @@ def write_tables(metric_files: list[str], out_csv: str | Path, out_md: str | Pat
                  title: str = "", table: str = "main") -> pd.DataFrame:
     """Average per-run metrics over seeds: ``table="main"`` gives Tables 1/6 (by ``subset``),
     ``table="components"`` Table 10 (VKDNW_agg's 31 component subsets)."""
-    metrics = pd.concat([read_parquet(f, ("method", "subset")) for f in metric_files], ignore_index=True)
+    metrics = pd.concat([read_parquet(f, ("method", "subset"), remake=True) for f in metric_files], ignore_index=True)
     metrics = metrics[(metrics["subset"] == subset) & (metrics["table"] == table)]
     if metrics.empty:
         raise ValueError(f"no per-run metrics on the {subset!r} subset")
@@ -286,7 +286,7 @@ def aleph_correlations(score_files: list[str], *, subset: str = "unique", nonfin
             "progressivity": "progressivity"}
     rows = []
     for f in score_files:
-        d = read_parquet(f, ("arch_str", "aleph", "is_unique"))
+        d = read_parquet(f, ("arch_str", "aleph", "is_unique"), remake=True)
         if subset == "unique":
             d = d[d["is_unique"]]
         dataset = Path(f).parent.parent.name

@@ -16,6 +16,8 @@ they are never stored next to the committed scores.
 
 from __future__ import annotations
 
+import sys
+
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +66,7 @@ def model_features(scores: pd.DataFrame, model: str, graf_degrees: bool = True,
     """The feature matrix of ``model`` (rows of ``scores``), or None if the run lacks it.
 
     ``graf_degrees``: include GRAF's in/out-degree features (zc_combine's ``nb201_full``, as
-    the issue asks); without them our GRAF row lands nearer the paper's (README).
+    the default); without them our GRAF row lands nearer the paper's (results/reference/b8/README.md).
     ``zcs_required``: proxy groups a (VKDNW+ZCS) model needs; it still takes every zero-cost
     score the run has.
     """
@@ -146,15 +148,21 @@ def run_model_metrics(scores_path: str | Path, benchmark_path: str | Path, out: 
                       seed: int, n_train: int, ndcg_k: int, rf: dict | None = None,
                       graf_degrees: bool = True, zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS,
                       batch_sizes: dict[str, int] | None = None) -> pd.DataFrame:
-    scores = read_parquet(scores_path, ("arch_str", "is_unique"))
+    scores = read_parquet(scores_path, ("arch_str", "is_unique"), remake=True)
     df, acc_col = with_accuracy(scores, benchmark_path, dataset)
     rows = []
     for subset, part in collections(df).items():
+        if n_train >= len(part):
+            # A small run (the README's quick one with the paper's 1,024) still gets its tables.
+            print(f"model-driven rows skipped for the {len(part)} {subset} nets of {dataset} seed {seed}: "
+                  f"n_train={n_train} leaves no test nets; set model_driven.n_train below {len(part)}",
+                  file=sys.stderr)
+            continue
         part = part.reset_index(drop=True)
         for r in fit_and_evaluate(part, part[acc_col].to_numpy(), seed=seed, n_train=n_train, ndcg_k=ndcg_k, rf=rf,
                                   graf_degrees=graf_degrees, zcs_required=zcs_required, batch_sizes=batch_sizes):
             rows.append({**r, "dataset": dataset, "seed": seed, "subset": subset, "table": "main"})
-    result = pd.DataFrame(rows)
+    result = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["method", "dataset", "seed", "subset", "table"])
     write_parquet(result, out)
     return result
 

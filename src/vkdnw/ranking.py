@@ -142,7 +142,7 @@ def rank_methods(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_ranks(scores_path: str | Path, out: str | Path) -> pd.DataFrame:
-    scores = read_parquet(scores_path, ("arch_str", "index", "is_unique"))
+    scores = read_parquet(scores_path, ("arch_str", "index", "is_unique"), remake=True)
     ranks = rank_methods(scores)
     write_parquet(ranks, out)
     return ranks

@@ -77,9 +77,20 @@ def read_arch_list(path: str | Path) -> list[str]:
     if path.suffix == ".parquet":
         archs = read_parquet(path, ("arch_str",))["arch_str"].tolist()
     elif path.suffix == ".csv":
-        archs = pd.read_csv(path)["arch_str"].tolist()
+        try:
+            table = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            table = pd.DataFrame({"arch_str": []})
+        except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise ValueError(f"{path}: not a readable CSV table ({exc})") from None
+        if "arch_str" not in table.columns:
+            raise ValueError(f"{path}: no 'arch_str' column (columns: {list(table.columns)[:8]})")
+        archs = table["arch_str"].tolist()
     else:
         archs = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    if not archs:
+        # An empty block would merge as "scored" and hide the mistake.
+        raise ValueError(f"{path}: no archs listed")
     for i, a in enumerate(archs):
         try:
             nb201.parse_arch(a)

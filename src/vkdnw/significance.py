@@ -60,7 +60,7 @@ def run_significance(ranks_path: str | Path, benchmark_path: str | Path, out: st
                      seed: int, n_perm: int, n_boot: int, ndcg_k: int, methods: list[str] | None = None) -> pd.DataFrame:
     """Permutation p-values of every method, and bootstrap intervals of :data:`PAIRS`, on the
     run's unique nets (Table 1's collection)."""
-    ranks = read_parquet(ranks_path, ("arch_str", "is_unique"))
+    ranks = read_parquet(ranks_path, ("arch_str", "is_unique"), remake=True)
     df, acc_col = with_accuracy(ranks, benchmark_path, dataset)
     df = rerank_aggregates(collections(df)["unique"])
     acc = df[acc_col].to_numpy()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -18,41 +17,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import yaml
 
-from vkdnw.io import read_parquet, write_parquet, write_text
+from vkdnw.benchmark import BENCHMARK_SHA256, BENCHMARK_SOURCE
+from vkdnw.config import load_config  # noqa: F401  (the CLI and tests import it from here)
+from vkdnw.io import corrupt_copy, parquet_metadata, read_parquet, sha256_file, write_parquet, write_text
 from vkdnw.scoring import META_COLUMNS, select_archs
 from vkdnw.spaces import nb201
-
-SCHEMA = Path(__file__).with_name("config.schema.yaml")
-
-
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Load and validate a workflow config (defaults filled in from the schema)."""
-    import jsonschema
-
-    cfg = yaml.safe_load(Path(path).read_text()) or {}
-    schema = yaml.safe_load(SCHEMA.read_text())
-    validator = jsonschema.validators.extend(
-        jsonschema.Draft202012Validator,
-        {"properties": _fill_defaults(jsonschema.Draft202012Validator.VALIDATORS["properties"])},
-    )
-    try:
-        validator(schema).validate(cfg)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "<top level>"
-        raise ValueError(f"{path}: invalid config at {where}: {exc.message}") from None
-    return cfg
-
-
-def _fill_defaults(validate_properties):
-    def fill(validator, properties, instance, schema):
-        if isinstance(instance, dict):
-            for key, sub in properties.items():
-                if "default" in sub:
-                    instance.setdefault(key, sub["default"])
-        yield from validate_properties(validator, properties, instance, schema)
-
-    return fill
-
 
 # Groups with settings of their own (the first branches of proxy_settings); every other group
 # is a zero-cost group and reads the `zero_cost` block.
@@ -202,10 +171,11 @@ def merge_blocks(
     for s in blocks:
         path = Path(s)
         try:
-            per_proxy.setdefault(_proxy_of(path), []).append(read_parquet(path, META_COLUMNS))
+            per_proxy.setdefault(_proxy_of(path), []).append(read_parquet(path, META_COLUMNS, remake=True))
         except ValueError as exc:
-            # Move it aside so that the next `snakemake` call sees it missing and rescores it.
-            path.replace(path.with_name(path.name + ".corrupt"))
+            # Readable but malformed (missing columns): moved aside too, so that it is rescored.
+            if path.exists():
+                path.replace(corrupt_copy(path))
             corrupt.append(f"{path} ({exc})")
     if corrupt:
         raise ValueError(f"{len(corrupt)} corrupt block(s) moved aside as *.corrupt; rerun snakemake to "
@@ -258,14 +228,6 @@ def _git(*args: str) -> str:
         return ""
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _versions() -> dict[str, str]:
     out = {"python": sys.version.split()[0]}
     for pkg in ("torch", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "snakemake", "vkdnw"):
@@ -301,6 +263,14 @@ def _scoring_seconds(inputs: list[str]) -> dict[str, dict[str, float]]:
     return out
 
 
+def _benchmark_source(inputs: list[str]) -> dict[str, str] | None:
+    """The file the tables' ground truth came from, as its ingestion recorded it."""
+    for p in inputs:
+        if Path(p).name == "benchmark.parquet" and Path(p).is_file():
+            return {"path": parquet_metadata(p, BENCHMARK_SOURCE), "sha256": parquet_metadata(p, BENCHMARK_SHA256)}
+    return None
+
+
 def write_manifest(config: str, out: str | Path, inputs: list[str], wall_seconds_from: list[str]) -> dict:
     """Config, commit, library versions, machine, summed job wall time (of the jobs whose
     benchmark files this checkout has), summed scoring seconds per run and group (of every
@@ -321,6 +291,7 @@ def write_manifest(config: str, out: str | Path, inputs: list[str], wall_seconds
                     "cpu_count": os.cpu_count()},
         "job_wall_seconds_total": _wall_seconds(wall_seconds_from),
         "scoring_seconds": _scoring_seconds(inputs),
+        "benchmark": _benchmark_source(inputs),
         "files": {str(p): sha256_file(p) for p in inputs if Path(p).is_file()},
     }
     write_text(yaml.safe_dump(manifest, sort_keys=False), out)

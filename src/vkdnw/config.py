@@ -1,0 +1,88 @@
+"""The workflow config: validated against ``config.schema.yaml``, defaults filled in.
+
+Imports no torch, so that building the DAG (``snakemake -n``) stays light. Errors are one line
+naming the key: Snakemake's own ``validate`` prints the whole schema around the message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA = Path(__file__).with_name("config.schema.yaml")
+# The longest message worth a terminal line; jsonschema sometimes quotes a whole instance.
+_MAX_MESSAGE = 300
+
+
+def load_schema() -> dict[str, Any]:
+    return yaml.safe_load(SCHEMA.read_text())
+
+
+def _fill_defaults(validate_properties):
+    def fill(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(key, sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return fill
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    {"properties": _fill_defaults(jsonschema.Draft202012Validator.VALIDATORS["properties"])},
+)
+
+
+def coerce_strings(value: Any, schema: dict[str, Any]) -> Any:
+    """Turn strings that only fit the schema once parsed as YAML into what they parse to.
+
+    ``snakemake --config 'model_driven={"n_train": 100}'`` reads nested values with YAML's base
+    loader, so every nested scalar arrives as a string ('100'). A string the schema accepts as
+    it is stays a string.
+    """
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, sub in value.items():
+            sub_schema = props.get(key, extra if isinstance(extra, dict) else None)
+            if sub_schema is not None:
+                value[key] = coerce_strings(sub, sub_schema)
+        return value
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [coerce_strings(v, schema["items"]) for v in value]
+    if isinstance(value, str):
+        check = jsonschema.Draft202012Validator(schema)
+        if not check.is_valid(value):
+            try:
+                parsed = yaml.safe_load(value)
+            except yaml.YAMLError:
+                return value
+            if check.is_valid(parsed):
+                return parsed
+    return value
+
+
+def validate_config(cfg: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """Validate ``cfg`` in place (filling defaults); a bad key or value is a one-line ValueError."""
+    schema = load_schema()
+    coerce_strings(cfg, schema)
+    try:
+        _Validator(schema).validate(cfg)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
+        message = " ".join(exc.message.split())
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 3] + "..."
+        raise ValueError(f"{source}: invalid config at {where}: {message}") from None
+    return cfg
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Load and validate a workflow config file (defaults filled in from the schema)."""
+    cfg = yaml.safe_load(Path(path).read_text()) or {}
+    return validate_config(cfg, str(path))

@@ -3,7 +3,7 @@
 Skipped without CUDA (CI has none). On a GPU machine, ``pytest tests/test_gpu.py`` is the
 check to run before scoring there. The init and the input are drawn on the CPU and moved,
 so the two devices differ only in float rounding: float64 groups must agree to 1e-6, the
-float32 ones to each group's rounding (measured across CPUs, README "Rescoring a committed
+float32 ones to each group's rounding (measured across CPUs, results/reference/b8/README.md "Rescoring a committed
 net"), which TF32 would exceed.
 """
 

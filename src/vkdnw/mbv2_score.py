@@ -53,7 +53,7 @@ class ScoreSettings:
     # Tangent directions per vmapped forward-mode pass; 0 sizes it to the device's memory
     # (16 at 224 px and batch 64 would need ~25 GB on activations alone).
     jvp_chunk: int = 0
-    # float64 as everywhere else (DESIGN.md, "Numerical precision"); float32 is the authors'
+    # float64 as everywhere else (docs/design.md, "Numerical precision"); float32 is the authors'
     # precision and ~2x cheaper on GPUs, at the cost of the low quantiles' stability.
     dtype: str = "float64"
 

@@ -1,6 +1,6 @@
 """VKDNW: entropy of the deciles of the empirical Fisher spectrum (Tybl et al., CVPR 2025).
 
-Definition (as the reference code computed it; see DESIGN.md):
+Definition (as the reference code computed it; see docs/design.md):
 
 * the first ``n_tensors`` tensors of ``named_parameters()`` (BN included), and from each the
   element(s) at relative position ``position`` (flat index ``round(p * (numel - 1))``);
@@ -25,7 +25,7 @@ identical J from a handful of batched reverse sweeps:
   ``W[o,i,kh,kw]`` is ``sum(g[:, o] * x_shifted[:, i])``, BN ``gamma[c]`` is
   ``sum(g[:, c] * x_hat[:, c])``, ``beta[c]`` is ``sum(g[:, c])``.
 * Everything runs in float64 and channels-last: in float32 the lower deciles sit at the rounding floor and the
-  score moves with the thread count (DESIGN.md, "Numerical precision").
+  score moves with the thread count (docs/design.md, "Numerical precision").
 
 Forward mode (jvp) would need one pass per selected tensor (up to 128) over the rest of the
 network; with at most 64 reverse sweeps here it does not pay for NB201 and is not used.

@@ -14,7 +14,7 @@ use rule score_block as score_ablation with:
         f"{ABL}/benchmarks/score_{{proxy}}_{{block}}.tsv"
     params:
         settings=ablation_settings_json,
-        code=proxy_code_hash,
+        version=proxy_code_version,
         selection=selection_args(ABL_CFG),
         block_size=config["block_size"],
         device=config["device"],

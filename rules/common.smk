@@ -4,7 +4,7 @@ import os
 
 from vkdnw.ablation import TABLES as ABLATION_TABLES, settings_by_id, table_settings
 from vkdnw.benchmark import check_benchmark
-from vkdnw.proxies.registry import files_hash, source_hash
+from vkdnw.proxies.registry import files_hash, proxy_version
 from vkdnw.scoring import n_blocks, select_archs
 from vkdnw.workflow import (
     data_folder,
@@ -61,6 +61,15 @@ def selection_args(cfg=config):
     )
 
 
+def scoring_threads(wildcards):
+    """CPU threads of a scoring job. On a GPU, `gpu_jobs` jobs share it: each takes that share
+    of `--cores`, so that `snakemake --cores 16 --config device=cuda` runs K at a time.
+    """
+    if config["device"].startswith("cuda"):
+        return max(config["threads"], (workflow.cores or 1) // config["gpu_jobs"])
+    return config["threads"]
+
+
 def proxy_settings_json(wildcards):
     return json.dumps(
         proxy_settings(config, wildcards.proxy, wildcards.dataset), sort_keys=True
@@ -79,9 +88,10 @@ def score_data(wildcards):
     return surrogate_input(settings, wildcards.dataset)
 
 
-def proxy_code_hash(wildcards):
-    # Snakemake does not track imported modules: hash the proxy's sources into params.
-    return source_hash(wildcards.proxy)
+def proxy_code_version(wildcards):
+    # Snakemake does not track imported modules: the group's declared version stands for its
+    # code, so a refactor that keeps the numbers reruns nothing and a bump reruns its blocks.
+    return proxy_version(wildcards.proxy)
 
 
 def run_blocks(wildcards):

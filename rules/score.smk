@@ -13,12 +13,12 @@ rule score_block:
         f"{RUN}/benchmarks/score_{{proxy}}_{{block}}.tsv"
     conda:
         "../envs/vkdnw.yaml"
-    threads: config["threads"]
+    threads: scoring_threads
     resources:
         gpu=lambda wildcards: 1 if config["device"].startswith("cuda") else 0,
     params:
         settings=proxy_settings_json,
-        code=proxy_code_hash,
+        version=proxy_code_version,
         selection=selection_args(),
         block_size=config["block_size"],
         device=config["device"],

@@ -33,17 +33,37 @@ def _net(arch: str, C: int, seed: int = 0) -> nn.Module:
     return kaiming_init_(nb201.build_network(arch, C), torch.Generator().manual_seed(seed))
 
 
+# The GPU's batched sweeps, forced on the CPU: 7 images per pass are 2 replicas of the batch of
+# 3, so the K sweeps run in several chunks, the last one short.
+SWEEPS = [dict(sweeps="sequential"), dict(sweeps="batched", images_per_pass=7)]
+
+
+@pytest.mark.parametrize("sweeps", SWEEPS, ids=["sequential", "batched"])
 @pytest.mark.parametrize("C,R", [(10, 32), (100, 32), (120, 16)])
 @pytest.mark.parametrize("arch", SMALL_ARCHS)
-def test_fast_fisher_matches_reference(arch, C, R):
+def test_fast_fisher_matches_reference(arch, C, R, sweeps):
     net = _net(arch, C)
     x = torch.randn(3, 3, R, R, generator=torch.Generator().manual_seed(1))
-    fast = fisher(net, x)
+    fast = fisher(net, x, **sweeps)
     ref = fisher_reference(net, x)
     assert fast.shape == ref.shape == (min(128, nb201.aleph(arch)),) * 2
     rel = (fast - ref).abs().max() / ref.abs().max()
     assert rel < 1e-4
     assert abs(entropy(spectrum_deciles(fast)) - entropy(spectrum_deciles(ref))) < 1e-5
+
+
+@pytest.mark.parametrize("C", [10, 100, 120])
+def test_batched_sweeps_equal_the_sequential_ones(C):
+    """The two schedules compute the same derivatives: equal to float64 rounding, for one
+    replica per pass, several, and all of them in one pass."""
+    net = _net(SMALL_ARCHS[1], C)
+    x = torch.randn(4, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    seq = fisher(net, x, sweeps="sequential")
+    for per_pass in (4, 12, 4 * 64):
+        bat = fisher(net, x, sweeps="batched", images_per_pass=per_pass)
+        assert ((bat - seq).abs().max() / seq.abs().max()) < 1e-12
+    with pytest.raises(ValueError, match="sweeps must be"):
+        fisher(net, x, sweeps="parallel")
 
 
 @pytest.mark.parametrize("kwargs", [dict(position=0.6), dict(per_tensor=3, n_tensors=20), dict(fim="exact")])

@@ -199,21 +199,23 @@ def _rescored_proxies(out: str) -> set[str]:
 
 
 def _add_code(text: str) -> str:
+    """A refactor that keeps the numbers: new code, the same declared version."""
     return text + "\n_CODE_CHANGE = 1\n"
 
 
-def _reword(text: str) -> str:
-    """Comments and a docstring change only: they never reach the hashed syntax tree."""
-    return text.replace('"""', '"""Reworded. ', 1) + "\n# a comment\n"
+def _bump(text: str) -> str:
+    """What a change that moves a group's numbers must come with."""
+    assert text.count("version=1,") == 1
+    return text.replace("version=1,", "version=2,")
 
 
 @pytest.mark.parametrize("changed, edit, expected", [
-    ("proxies/vkdnw.py", _add_code, {"vkdnw"}),
-    ("proxies/jacov.py", _add_code, {"jacov"}),
-    ("proxies/zc.py", _add_code, {"jacov", "aznas", "tenas"}),  # shared by the zero-cost proxies only
-    ("proxies/tenas.py", _reword, set()),
+    ("proxies/vkdnw.py", _add_code, set()),
+    ("proxies/zc.py", _add_code, set()),  # shared by the zero-cost groups
+    ("proxies/vkdnw.py", _bump, {"vkdnw"}),
+    ("proxies/jacov.py", _bump, {"jacov"}),
 ])
-def test_proxy_code_change_reruns_only_its_blocks(tiny_run, tmp_path, changed, edit, expected):
+def test_only_a_version_bump_reruns_a_groups_blocks(tiny_run, tmp_path, changed, edit, expected):
     work, cfg = tiny_run
     src = tmp_path / "src"
     shutil.copytree(REPO / "src/vkdnw", src / "vkdnw")
@@ -347,6 +349,18 @@ def test_slurm_profile_keeps_its_defaults_with_an_account(tmp_path):
     unset = {k: v for k, v in os.environ.items() if k not in ("SBATCH_ACCOUNT", "SBATCH_PARTITION")}
     proc = _dry_run(tmp_path, "--profile", str(REPO / "slurm"), env=unset)
     assert proc.returncode == 0 and "slurm_account=," in proc.stdout  # empty: the plugin's default
+
+
+@pytest.mark.parametrize("gpu_jobs, threads", [(4, 4), (1, 16)])
+def test_gpu_jobs_share_a_workstations_gpu(tmp_path, gpu_jobs, threads):
+    """`snakemake --cores 16 --config device=cuda` runs gpu_jobs scoring jobs at once: each
+    takes 16 / gpu_jobs of the cores (CPU runs keep `threads`)."""
+    proc = _dry_run(tmp_path, "-p", "--cores", "16", "--config", "device=cuda", f"gpu_jobs={gpu_jobs}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    scoring = [ln for ln in proc.stdout.splitlines() if "vkdnw score " in ln]
+    assert scoring and all(f"--threads {threads} " in ln for ln in scoring)
+    proc = _dry_run(tmp_path, "-p", "--cores", "16")
+    assert all("--threads 1 " in ln for ln in proc.stdout.splitlines() if "vkdnw score " in ln)
 
 
 def test_lint_and_format():

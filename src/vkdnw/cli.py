@@ -262,7 +262,7 @@ def cmd_bench(a: argparse.Namespace) -> None:
                       device=a.device)
         return
     run_bench(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size, threads=a.threads,
-              out=a.out, reference_dtype=a.reference_dtype)
+              out=a.out, reference_dtype=a.reference_dtype, device=a.device, sweeps=a.sweeps)
 
 
 def cmd_mbv2_search(a: argparse.Namespace) -> None:
@@ -576,7 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mbv2: candidates per second of the evolutionary search (--n-archs iterations)")
     s.add_argument("--resolution", type=int, default=224, help="mbv2 only")
     s.add_argument("--num-classes", type=int, default=1000, help="mbv2 only")
-    s.add_argument("--device", default="cpu", help="mbv2 and --proxies (cuda times a GPU)")
+    s.add_argument("--device", default="cpu", help="cuda times a GPU (the Fisher path, mbv2 and --proxies)")
+    s.add_argument("--sweeps", default="auto", choices=["auto", "sequential", "batched"],
+                   help="the Fisher path's reverse sweeps: one after another (CPU), as batch replicas (GPU)")
     s.add_argument("--n-jacobian", type=int, default=3,
                    help="mbv2 only: candidates on which forward- and reverse-mode VKDNW Jacobians are timed")
     s.add_argument("--out", help="also write the per-net timings as CSV")

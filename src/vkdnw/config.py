@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
@@ -32,10 +31,15 @@ def _fill_defaults(validate_properties):
     return fill
 
 
-_Validator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator,
-    {"properties": _fill_defaults(jsonschema.Draft202012Validator.VALIDATORS["properties"])},
-)
+def _validator(schema: dict[str, Any]):
+    # Imported here: the GPU machines run the package without jsonschema (no config to check).
+    import jsonschema
+
+    cls = jsonschema.validators.extend(
+        jsonschema.Draft202012Validator,
+        {"properties": _fill_defaults(jsonschema.Draft202012Validator.VALIDATORS["properties"])},
+    )
+    return cls(schema)
 
 
 def coerce_strings(value: Any, schema: dict[str, Any]) -> Any:
@@ -56,6 +60,8 @@ def coerce_strings(value: Any, schema: dict[str, Any]) -> Any:
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [coerce_strings(v, schema["items"]) for v in value]
     if isinstance(value, str):
+        import jsonschema
+
         check = jsonschema.Draft202012Validator(schema)
         if not check.is_valid(value):
             try:
@@ -69,10 +75,12 @@ def coerce_strings(value: Any, schema: dict[str, Any]) -> Any:
 
 def validate_config(cfg: dict[str, Any], source: str = "config") -> dict[str, Any]:
     """Validate ``cfg`` in place (filling defaults); a bad key or value is a one-line ValueError."""
+    import jsonschema
+
     schema = load_schema()
     coerce_strings(cfg, schema)
     try:
-        _Validator(schema).validate(cfg)
+        _validator(schema).validate(cfg)
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "top level"
         message = " ".join(exc.message.split())

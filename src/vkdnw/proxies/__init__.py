@@ -1,5 +1,5 @@
 """Zero-cost proxies. Each proxy group registers itself with :func:`register_proxy`."""
 
-from vkdnw.proxies.registry import NetContext, ProxySpec, get_proxy, list_proxies, register_proxy, source_hash
+from vkdnw.proxies.registry import NetContext, ProxySpec, get_proxy, list_proxies, proxy_version, register_proxy
 
-__all__ = ["NetContext", "ProxySpec", "get_proxy", "list_proxies", "register_proxy", "source_hash"]
+__all__ = ["NetContext", "ProxySpec", "get_proxy", "list_proxies", "proxy_version", "register_proxy"]

@@ -22,7 +22,7 @@ from torch import nn
 
 from vkdnw.proxies.common import fresh_net
 from vkdnw.proxies.registry import NetContext, register_proxy
-from vkdnw.proxies.zc import ZC_SOURCES, batches
+from vkdnw.proxies.zc import batches
 from vkdnw.rng import generator
 
 
@@ -73,8 +73,8 @@ def aznas_from_features(feats: list[torch.Tensor], g: torch.Generator) -> dict[s
     }
 
 
-@register_proxy("aznas", columns=("expressivity", "progressivity", "trainability", "input"),
-                extra_sources=ZC_SOURCES, paper_input="random")
+@register_proxy("aznas", version=1, columns=("expressivity", "progressivity", "trainability", "input"),
+                paper_input="random")
 def score_aznas(ctx: NetContext) -> dict:
     net = fresh_net(ctx).train()
     b = batches(ctx, "aznas")[0]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 from torch import nn
 
@@ -36,3 +39,22 @@ def random_input(ctx: NetContext, batch_size: int) -> torch.Tensor:
     g = generator(ctx.seed, ctx.dataset, ctx.arch_str, "input")
     x = torch.randn(batch_size, 3, ctx.resolution, ctx.resolution, generator=g)
     return x.to(ctx.device)
+
+
+@contextlib.contextmanager
+def ieee_float32(device: torch.device) -> Iterator[None]:
+    """IEEE float32 convolutions and matmuls on CUDA for the duration, whatever the process's
+    setting. PyTorch lets cuDNN round float32 convolutions to TF32 (10-bit mantissa) by default;
+    VKDNW's read-off derivatives are sums of g * x over every position, which cancel, so TF32
+    moved a float32 Fisher matrix by 9-100% of its largest entry on an H200. Float64 is
+    unaffected; on the CPU this does nothing."""
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    conv, mm = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    before = (conv.fp32_precision, mm.fp32_precision)
+    conv.fp32_precision, mm.fp32_precision = "ieee", "ieee"
+    try:
+        yield
+    finally:
+        conv.fp32_precision, mm.fp32_precision = before

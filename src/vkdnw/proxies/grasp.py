@@ -19,11 +19,10 @@ import torch
 from vkdnw.proxies.common import fresh_net
 from vkdnw.proxies.precision import in_dtype, proxy_dtype
 from vkdnw.proxies.registry import NetContext, register_proxy
-from vkdnw.proxies.zc import ZC_SOURCES, batches, cross_entropy, finite_or_raise, weight_layers
+from vkdnw.proxies.zc import batches, cross_entropy, finite_or_raise, weight_layers
 
 
-@register_proxy("grasp", columns=("grasp", "input"), extra_sources=(*ZC_SOURCES, "proxies/precision.py"),
-                paper_input="real", float64=True)
+@register_proxy("grasp", version=1, columns=("grasp", "input"), paper_input="real", float64=True)
 def score_grasp(ctx: NetContext) -> dict:
     dtype = proxy_dtype(ctx, "grasp")
     net = in_dtype(fresh_net(ctx), dtype).train()

@@ -12,7 +12,7 @@ import numpy as np
 
 from vkdnw.proxies.common import fresh_net
 from vkdnw.proxies.registry import NetContext, register_proxy
-from vkdnw.proxies.zc import ZC_SOURCES, batches, finite_or_raise
+from vkdnw.proxies.zc import batches, finite_or_raise
 
 K = 1e-5
 
@@ -23,7 +23,7 @@ def jacov_score(jacobians: np.ndarray) -> float:
     return float(-np.sum(np.log(v + K) + 1.0 / (v + K)))
 
 
-@register_proxy("jacov", columns=("jacov", "input"), extra_sources=ZC_SOURCES, paper_input="real")
+@register_proxy("jacov", version=1, columns=("jacov", "input"), paper_input="real")
 def score_jacov(ctx: NetContext) -> dict:
     net = fresh_net(ctx).train()
     b = batches(ctx, "jacov")[0]

@@ -15,7 +15,7 @@ from torch import nn
 
 from vkdnw.proxies.common import fresh_net
 from vkdnw.proxies.registry import NetContext, register_proxy
-from vkdnw.proxies.zc import ZC_SOURCES, batches, finite_or_raise
+from vkdnw.proxies.zc import batches, finite_or_raise
 
 # Float32 sums of 0/1 products are exact integers up to 2**24 (its 24-bit significand).
 EXACT_FLOAT32_COUNT = 2**24
@@ -62,7 +62,7 @@ def naswot_logdet(net: nn.Module, x: torch.Tensor, kernel: KernelFn = code_kerne
     return float(torch.linalg.slogdet(K)[1])
 
 
-@register_proxy("naswot", columns=("naswot", "input"), extra_sources=ZC_SOURCES, paper_input="random")
+@register_proxy("naswot", version=1, columns=("naswot", "input"), paper_input="random")
 def score_naswot(ctx: NetContext) -> dict:
     net = fresh_net(ctx).train()
     b = batches(ctx, "naswot")[0]

@@ -1,8 +1,11 @@
 """Proxy registry: each proxy group registers a scoring function with a decorator.
 
 A proxy group is the unit of a scoring job: one function that scores one net and returns
-several columns. The registry also knows which source files a group's numbers depend on,
-so that the workflow can rerun exactly that group's shards when its code changes.
+several columns. Each group declares a ``version``: the scoring rule's params hold the
+group's name, version and settings, so Snakemake reruns a group's blocks when its version
+or settings change and never because its code was merely reorganised. A change that moves a
+group's numbers must bump its version; ``tests/test_reference.py``, which rescores committed
+nets, fails where a bump was forgotten.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -18,8 +20,6 @@ from typing import Any, Callable
 import torch
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-# Modules every proxy's numbers depend on: the search space and the per-net random state.
-COMMON_SOURCES = ("spaces/nb201.py", "rng.py", "proxies/common.py")
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,9 @@ ProxyFn = Callable[[NetContext], dict[str, float]]
 class ProxySpec:
     name: str
     fn: ProxyFn
+    # Bumped by every change that moves the group's numbers (the scoring rule's params).
+    version: int
     columns: tuple[str, ...]
-    sources: tuple[str, ...]  # paths relative to the package root
     # Input the paper fed this proxy: "real" images, "random" noise, or None (no input).
     paper_input: str | None = None
     # Whether it honours a ``dtype: float64`` setting (``zero_cost.dtype``); the others
@@ -54,21 +55,22 @@ class ProxySpec:
 _REGISTRY: dict[str, ProxySpec] = {}
 
 
-def register_proxy(name: str, *, columns: tuple[str, ...], extra_sources: tuple[str, ...] = (),
-                   paper_input: str | None = None, float64: bool = False):
-    """Register a proxy group. ``columns`` are the score columns the function returns;
-    ``extra_sources`` are further package files its numbers depend on; ``paper_input`` is
-    ``"real"`` where the paper fed it real images (it then reads the configured dataset);
-    ``float64`` says it can run its net in float64 (the ``dtype`` setting)."""
+def register_proxy(name: str, *, version: int, columns: tuple[str, ...], paper_input: str | None = None,
+                   float64: bool = False):
+    """Register a proxy group. ``version`` is bumped by every change that moves its numbers
+    (code it calls included: the search space, the init, the input); ``columns`` are the
+    score columns the function returns; ``paper_input`` is ``"real"`` where the paper fed it
+    real images (it then reads the configured dataset); ``float64`` says it can run its net
+    in float64 (the ``dtype`` setting)."""
     if paper_input not in (None, "real", "random"):
         raise ValueError(f"paper_input must be None, 'real' or 'random', got {paper_input!r}")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"proxy {name!r}: version must be a positive integer, got {version!r}")
 
     def deco(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY:
             raise ValueError(f"proxy {name!r} registered twice")
-        own = Path(inspect.getfile(fn)).resolve().relative_to(PACKAGE_ROOT).as_posix()
-        sources = tuple(sorted({own, *extra_sources, *COMMON_SOURCES}))
-        _REGISTRY[name] = ProxySpec(name, fn, tuple(columns), sources, paper_input, float64)
+        _REGISTRY[name] = ProxySpec(name, fn, version, tuple(columns), paper_input, float64)
         return fn
 
     return deco
@@ -119,8 +121,9 @@ def _code_digest(path_str: str, _mtime_ns: int, _size: int) -> bytes:
 
 
 def files_hash(sources: tuple[str, ...] | list[str]) -> str:
-    """SHA-256 over package files (paths relative to the package root), for rule params:
-    Snakemake never tracks imported modules, so a change to any of them must show here."""
+    """SHA-256 over package files (paths relative to the package root), for the MBV2 rules'
+    params: Snakemake never tracks imported modules, so a change to any of them must show
+    there. (The NB201 proxy groups declare versions instead.)"""
     h = hashlib.sha256()
     for rel in sorted(sources):
         h.update(rel.encode())
@@ -128,7 +131,7 @@ def files_hash(sources: tuple[str, ...] | list[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def source_hash(name: str) -> str:
-    """Hash of the source files a proxy group's numbers depend on. The scoring rule puts it
-    in its ``params``, so a code change reruns only that group's shards."""
-    return files_hash(get_proxy(name).sources)
+def proxy_version(name: str) -> str:
+    """What the scoring rule's params carry of a group's code: its name and declared version."""
+    spec = get_proxy(name)
+    return f"{spec.name} v{spec.version}"

@@ -12,10 +12,10 @@ import torch
 
 from vkdnw.proxies.common import fresh_net
 from vkdnw.proxies.registry import NetContext, register_proxy
-from vkdnw.proxies.zc import ZC_SOURCES, batches, cross_entropy, finite_or_raise, weight_layers
+from vkdnw.proxies.zc import batches, cross_entropy, finite_or_raise, weight_layers
 
 
-@register_proxy("snip", columns=("snip", "input"), extra_sources=ZC_SOURCES, paper_input="real")
+@register_proxy("snip", version=1, columns=("snip", "input"), paper_input="real")
 def score_snip(ctx: NetContext) -> dict:
     net = fresh_net(ctx).train()
     b = batches(ctx, "snip")[0]

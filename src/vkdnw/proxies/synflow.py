@@ -13,7 +13,7 @@ from torch import nn
 
 from vkdnw.proxies.common import fresh_net
 from vkdnw.proxies.registry import NetContext, register_proxy
-from vkdnw.proxies.zc import ZC_SOURCES, finite_or_raise, weight_layers
+from vkdnw.proxies.zc import finite_or_raise, weight_layers
 
 
 def bypass_batchnorm(model: nn.Module) -> nn.Module:
@@ -25,7 +25,7 @@ def bypass_batchnorm(model: nn.Module) -> nn.Module:
     return model
 
 
-@register_proxy("synflow", columns=("synflow", "input"), extra_sources=ZC_SOURCES, paper_input="random")
+@register_proxy("synflow", version=1, columns=("synflow", "input"), paper_input="random")
 def score_synflow(ctx: NetContext) -> dict:
     net = bypass_batchnorm(fresh_net(ctx)).double().train()
     with torch.no_grad():

@@ -22,7 +22,7 @@ from torch import nn
 
 from vkdnw.proxies.common import fresh_net
 from vkdnw.proxies.registry import NetContext, register_proxy
-from vkdnw.proxies.zc import ZC_SOURCES, batches
+from vkdnw.proxies.zc import batches
 from vkdnw.rng import generator
 
 NAN_COND = 100000.0
@@ -80,8 +80,7 @@ def linear_regions(net: nn.Module, x: torch.Tensor) -> float:
     return float((1.0 / same.sum(dim=1)).sum())
 
 
-@register_proxy("tenas", columns=("ntk", "linear_regions", "input"), extra_sources=ZC_SOURCES,
-                paper_input="real")
+@register_proxy("tenas", version=1, columns=("ntk", "linear_regions", "input"), paper_input="real")
 def score_tenas(ctx: NetContext) -> dict:
     net = fresh_net(ctx).train()
     b = batches(ctx, "tenas")[0]

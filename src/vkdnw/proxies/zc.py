@@ -14,8 +14,6 @@ import torch.nn.functional as F
 from vkdnw.data import Batch, input_batches
 from vkdnw.proxies.registry import NetContext
 
-# Files every proxy below depends on besides its own module (for the code hash).
-ZC_SOURCES = ("proxies/zc.py", "data.py")
 DEFAULT_BATCH_SIZE = 64
 
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from vkdnw.proxies.registry import NetContext, register_proxy
-from vkdnw.proxies.zc import ZC_SOURCES, batches, finite_or_raise
+from vkdnw.proxies.zc import batches, finite_or_raise
 from vkdnw.rng import generator
 from vkdnw.spaces.nb201 import build_network
 
@@ -43,7 +43,7 @@ def pre_gap(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return net.lastact(h)
 
 
-@register_proxy("zen", columns=("zen", "input"), extra_sources=ZC_SOURCES, paper_input="random")
+@register_proxy("zen", version=1, columns=("zen", "input"), paper_input="random")
 def score_zen(ctx: NetContext) -> dict:
     net = build_network(ctx.arch_str, ctx.num_classes)
     gaussian_init_(net, generator(ctx.seed, ctx.dataset, ctx.arch_str, "init")).to(ctx.device).train()

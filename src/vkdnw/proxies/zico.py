@@ -17,7 +17,7 @@ import torch
 from vkdnw.proxies.common import fresh_net
 from vkdnw.proxies.precision import in_dtype, proxy_dtype
 from vkdnw.proxies.registry import NetContext, register_proxy
-from vkdnw.proxies.zc import ZC_SOURCES, batches, cross_entropy, finite_or_raise, weight_layers
+from vkdnw.proxies.zc import batches, cross_entropy, finite_or_raise, weight_layers
 
 N_BATCHES = 2
 
@@ -34,8 +34,7 @@ def zico_from_grads(per_layer: list[torch.Tensor]) -> float:
     return total
 
 
-@register_proxy("zico", columns=("zico", "input"), extra_sources=(*ZC_SOURCES, "proxies/precision.py"),
-                paper_input="real", float64=True)
+@register_proxy("zico", version=1, columns=("zico", "input"), paper_input="real", float64=True)
 def score_zico(ctx: NetContext) -> dict:
     dtype = proxy_dtype(ctx, "zico")
     net = in_dtype(fresh_net(ctx), dtype).train()

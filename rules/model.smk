@@ -17,9 +17,7 @@ rule model_driven:
         n_train=config["model_driven"]["n_train"],
         forest=json.dumps(config["model_driven"]["forest"], sort_keys=True),
         graf=(
-            ""
-            if config["model_driven"]["graf_degree_features"]
-            else "--no-graf-degrees"
+            "--graf-degrees" if config["model_driven"]["graf_degree_features"] else ""
         ),
         ndcg_k=config["metrics"]["ndcg_k"],
         zcs=" ".join(config["model_driven"]["zcs_required"]),

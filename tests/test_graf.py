@@ -96,8 +96,9 @@ def test_model_variants_measure_each_feature_set_over_seeds(tmp_path):
                        n_train=80, ndcg_k=20).set_index("variant")
     assert list(t.index) == list(VARIANTS)
     n = t["n_features"]
-    assert n["GRAF"] == 186 and n["GRAF without params"] == 185 and n["GRAF op counts + params"] == 6
-    assert n["GRAF without degree features"] == 186 - 4 * 30 and n["VKDNW_m"] == 12
+    # GRAF is the paper's feature set: nb201_full without its 4 x 30 in/out-degree features.
+    assert n["GRAF"] == 186 - 4 * 30 and n["GRAF without params"] == 65 and n["GRAF op counts + params"] == 6
+    assert n["GRAF with degree features"] == 186 and n["VKDNW_m"] == 12
     assert t.loc["GRAF", "kt"] > 0.8 and t.loc["VKDNW_m lambdas only", "kt"] < 0.5  # noise features
     assert t["kt_std"].notna().all()  # two seeds: a spread
     # A run without VKDNW scores (CIFAR-100 on the reference machine) gets the GRAF variants only.
@@ -149,3 +150,24 @@ def test_a_run_too_small_for_n_train_writes_no_model_rows_and_says_why(tmp_path,
     run_model_metrics(tmp_path / "scores.parquet", tmp_path / "b.parquet", out, dataset="cifar10", seed=1,
                       n_train=20, ndcg_k=10)
     assert set(read_parquet(out)["method"]) == {"GRAF"}
+
+
+def test_degree_features_are_rows_of_their_own():
+    """The GRAF rows keep the paper's feature set; the degree features add labelled rows."""
+    from vkdnw.scoring import select_archs
+
+    archs = select_archs("unique", 150, 0)
+    f = feature_frame(archs)
+    acc = 50 + 10 * f["graf_op_count_nor_conv_3x3"].to_numpy()
+    rng = np.random.default_rng(0)
+    scores = pd.DataFrame({"arch_str": archs, "params": rng.normal(size=150), "aleph": rng.normal(size=150),
+                           "flops": rng.normal(size=150), "vkdnw": rng.normal(size=150), "jacov": rng.normal(size=150),
+                           **{f"vkdnw_lambda_{k}": rng.normal(size=150) for k in range(1, 10)}})
+    kw = dict(seed=1, n_train=100, ndcg_k=10, zcs_required=["jacov"])
+    plain = {r["method"]: r for r in fit_and_evaluate(scores, acc, **kw)}
+    both = {r["method"]: r for r in fit_and_evaluate(scores, acc, graf_degrees=True, **kw)}
+    assert set(plain) == {"GRAF", "VKDNW_m", "(VKDNW+ZCS)_m", "(VKDNW+ZCS+GRAF)_m"}
+    assert set(both) == set(plain) | {"GRAF+deg", "(VKDNW+ZCS+GRAF+deg)_m"}
+    assert both["GRAF"] == plain["GRAF"]  # the paper's row does not move
+    assert both["GRAF"]["n_features"] == 66 and both["GRAF+deg"]["n_features"] == 186
+    assert both["(VKDNW+ZCS+GRAF+deg)_m"]["n_features"] == both["(VKDNW+ZCS+GRAF)_m"]["n_features"] + 120

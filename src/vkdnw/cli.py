@@ -106,7 +106,7 @@ def cmd_model_metrics(a: argparse.Namespace) -> None:
     from vkdnw.model_driven import PAPER_ZCS_GROUPS, run_model_metrics
 
     run_model_metrics(a.scores, a.benchmark, a.out, dataset=a.dataset, seed=a.seed, n_train=a.n_train,
-                      ndcg_k=a.ndcg_k, rf=_settings(a.forest), graf_degrees=not a.no_graf_degrees,
+                      ndcg_k=a.ndcg_k, rf=_settings(a.forest), graf_degrees=a.graf_degrees,
                       zcs_required=PAPER_ZCS_GROUPS if a.zcs_required is None else a.zcs_required,
                       batch_sizes=_settings(a.batch_sizes))
 
@@ -447,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", required=True)
     s.add_argument("--n-train", type=int, default=1024)
     s.add_argument("--forest", default="{}", help="RandomForestRegressor keyword arguments as JSON")
-    s.add_argument("--no-graf-degrees", action="store_true", help="GRAF without its in/out-degree features")
+    s.add_argument("--graf-degrees", action="store_true",
+                   help="also the GRAF models with GRAF's in/out-degree features, as rows of their own (+deg)")
     s.add_argument("--zcs-required", nargs="*", metavar="GROUP",
                    help="proxy groups the (VKDNW+ZCS) models need (default: Table 1's zero-cost set, "
                         "model_driven.PAPER_ZCS_GROUPS)")

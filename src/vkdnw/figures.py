@@ -25,7 +25,7 @@ import pandas as pd  # noqa: E402
 from scipy.stats import kendalltau, rankdata, spearmanr  # noqa: E402
 
 from vkdnw.io import atomic_write, read_parquet  # noqa: E402
-from vkdnw.metrics import MODELS, evaluate, paper_comparable, with_accuracy  # noqa: E402
+from vkdnw.metrics import ALL_MODELS, evaluate, paper_comparable, with_accuracy  # noqa: E402
 
 COMPONENTS = {"VKDNW": "vkdnw", "expressivity": "expressivity", "progressivity": "progressivity",
               "trainability": "trainability"}
@@ -107,7 +107,7 @@ def draw_figures(score_files: list[str], out_dir: str | Path) -> list[Path]:
 TOY_ACC = np.arange(100.0, 0.0, -10.0)
 TOY_RANKINGS = {"damaged top": [2, 3, 0, 1, 4, 5, 6, 7, 8, 9], "perfect top": [0, 1, 2, 3, 4, 5, 9, 8, 7, 6]}
 # Rows of Figure 1: the training-free methods (no model fitted to accuracies).
-FIGURE1_EXCLUDE = set(MODELS) | {"params", "VKDNW"}
+FIGURE1_EXCLUDE = set(ALL_MODELS) | {"params", "VKDNW"}
 # Methods whose rank-vs-accuracy density is drawn, where the run has them.
 DENSITY_METHODS = ("VKDNW_single", "VKDNW_agg", "AZ-NAS", "aleph", "FLOPs", "Jacov")
 

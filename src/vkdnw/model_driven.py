@@ -10,6 +10,11 @@ nets are ranked by its prediction. ``params`` is always a feature. The models:
 * ``(VKDNW+ZCS+GRAF)_m``: adds the GRAF graph features (:mod:`vkdnw.graf`);
 * ``GRAF``: the GRAF features (and params) alone.
 
+The GRAF features are the paper's set: zc_combine's ``nb201_full`` without its in/out-degree
+features, with which our GRAF row meets the paper's (with them it is 0.02-0.03 KT above it,
+results/reference/b8/README.md). ``graf_degrees`` adds the two GRAF models with the degree
+features too, as rows of their own (``GRAF+deg``, ``(VKDNW+ZCS+GRAF+deg)_m``).
+
 Only metrics on the test nets are written: predictions are fitted to the ground truth, so
 they are never stored next to the committed scores.
 """
@@ -26,7 +31,7 @@ from sklearn.ensemble import RandomForestRegressor
 
 from vkdnw.graf import feature_frame
 from vkdnw.io import read_parquet, write_parquet
-from vkdnw.metrics import MODELS, collections, evaluate, groups_input, with_accuracy
+from vkdnw.metrics import DEGREE_MODELS, MODELS, collections, evaluate, groups_input, with_accuracy
 from vkdnw.proxies.registry import get_proxy
 
 VKDNW_FEATURES = [f"vkdnw_lambda_{k}" for k in range(1, 10)] + ["aleph", "flops"]
@@ -53,7 +58,7 @@ def group_columns(groups: tuple[str, ...] | list[str]) -> list[str]:
 def model_groups(model: str, columns: list[str]) -> tuple[str, ...]:
     """The proxy groups whose scores a model's feature ``columns`` come from."""
     groups = {"size"} if "params" in columns else set()
-    if model != "GRAF":
+    if not model.startswith("GRAF"):
         groups.add("vkdnw")
     for g in ZCS_GROUPS:
         if set(group_columns([g])) & set(columns):
@@ -61,15 +66,16 @@ def model_groups(model: str, columns: list[str]) -> tuple[str, ...]:
     return tuple(sorted(groups))
 
 
-def model_features(scores: pd.DataFrame, model: str, graf_degrees: bool = True,
+def model_features(scores: pd.DataFrame, model: str,
                    zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS) -> pd.DataFrame | None:
     """The feature matrix of ``model`` (rows of ``scores``), or None if the run lacks it.
 
-    ``graf_degrees``: include GRAF's in/out-degree features (zc_combine's ``nb201_full``, as
-    the default); without them our GRAF row lands nearer the paper's (results/reference/b8/README.md).
+    A ``DEGREE_MODELS`` name is its GRAF model with GRAF's in/out-degree features too.
     ``zcs_required``: proxy groups a (VKDNW+ZCS) model needs; it still takes every zero-cost
     score the run has.
     """
+    graf_degrees = model in DEGREE_MODELS
+    model = model.replace("+deg", "")
     have = [c for c in ZCS_FEATURES if c in scores.columns]
     if model in ("VKDNW_m", *ZCS_MODELS) and not set(VKDNW_FEATURES) <= set(scores.columns):
         return None
@@ -124,15 +130,15 @@ def fit_and_test(x: np.ndarray, y: np.ndarray, acc: np.ndarray, train: np.ndarra
 
 
 def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_train: int, ndcg_k: int,
-                     rf: dict | None = None, graf_degrees: bool = True,
+                     rf: dict | None = None, graf_degrees: bool = False,
                      zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS,
                      batch_sizes: dict[str, int] | None = None) -> list[dict]:
     """Metrics of every available model on the nets outside its training sample, with the
     input and batch size of the scores it was fed (as the single methods' rows say)."""
     train = train_mask(len(scores), n_train, seed)
     rows = []
-    for model in MODELS:
-        x = model_features(scores, model, graf_degrees, zcs_required)
+    for model in MODELS + (DEGREE_MODELS if graf_degrees else ()):
+        x = model_features(scores, model, zcs_required)
         if x is None:
             continue
         groups = model_groups(model, list(x.columns))
@@ -146,7 +152,7 @@ def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_trai
 
 def run_model_metrics(scores_path: str | Path, benchmark_path: str | Path, out: str | Path, *, dataset: str,
                       seed: int, n_train: int, ndcg_k: int, rf: dict | None = None,
-                      graf_degrees: bool = True, zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS,
+                      graf_degrees: bool = False, zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS,
                       batch_sizes: dict[str, int] | None = None) -> pd.DataFrame:
     scores = read_parquet(scores_path, ("arch_str", "is_unique"), remake=True)
     df, acc_col = with_accuracy(scores, benchmark_path, dataset)
@@ -171,7 +177,7 @@ def run_model_metrics(scores_path: str | Path, benchmark_path: str | Path, out: 
 
 
 def _graf_variant(scores: pd.DataFrame, *, degrees: bool, params: bool) -> pd.DataFrame:
-    x = model_features(scores, "GRAF", graf_degrees=degrees)
+    x = model_features(scores, "GRAF+deg" if degrees else "GRAF")
     return x if params else x.drop(columns=["params"])
 
 
@@ -186,9 +192,9 @@ def _vkdnw_variant(scores: pd.DataFrame, cols: list[str]) -> pd.DataFrame | None
 VARIANTS: dict[str, tuple] = {
     "GRAF": (lambda s: model_features(s, "GRAF"), "logit"),
     "GRAF, target acc": (lambda s: model_features(s, "GRAF"), "acc"),
-    "GRAF without degree features": (lambda s: _graf_variant(s, degrees=False, params=True), "logit"),
-    "GRAF without params": (lambda s: _graf_variant(s, degrees=True, params=False), "logit"),
-    "GRAF op counts + params": (lambda s: _graf_variant(s, degrees=True, params=True).filter(
+    "GRAF with degree features": (lambda s: _graf_variant(s, degrees=True, params=True), "logit"),
+    "GRAF without params": (lambda s: _graf_variant(s, degrees=False, params=False), "logit"),
+    "GRAF op counts + params": (lambda s: _graf_variant(s, degrees=False, params=True).filter(
         regex="op_count|^params$"), "logit"),
     "VKDNW_m": (lambda s: model_features(s, "VKDNW_m"), "logit"),
     "VKDNW_m, target acc": (lambda s: model_features(s, "VKDNW_m"), "acc"),

@@ -200,3 +200,32 @@ def test_table4_ranks_nonfinite_scores_last_or_drops_them(tmp_path):
     assert kept > 0 > dropped
     with pytest.raises(ValueError, match="nonfinite"):
         aleph_correlations(files, nonfinite="zero")
+
+
+def test_table4_variants_tau_a_and_the_committed_definition(tmp_path):
+    import itertools
+
+    from vkdnw.io import write_parquet
+    from vkdnw.metrics import aleph_correlations
+    from vkdnw.table4_variants import table4_variants, tau_a
+
+    rng = np.random.default_rng(3)
+    x, y = rng.integers(0, 4, 40), rng.integers(0, 6, 40)
+    pairs = list(itertools.combinations(range(40), 2))
+    brute = sum(np.sign(x[i] - x[j]) * np.sign(y[i] - y[j]) for i, j in pairs) / len(pairs)
+    assert tau_a(x, y) == pytest.approx(brute, abs=1e-12)
+    run = tmp_path / "cifar10" / "seed1"
+    run.mkdir(parents=True)
+    n = 60
+    scores = pd.DataFrame({"arch_str": [f"a{i}" for i in range(n)], "aleph": rng.integers(1, 5, n), "is_unique": True,
+                           "vkdnw": rng.normal(size=n), "expressivity": np.r_[rng.normal(size=n - 3), [-np.inf] * 3],
+                           **{f"vkdnw_lambda_{k}": rng.uniform(1, 2, n) * k for k in range(1, 10)}})
+    scores.loc[:9, "vkdnw_lambda_1"] = 0.0  # ten nets with a zero decile
+    write_parquet(scores, run / "scores.parquet")
+    t = table4_variants([str(run / "scores.parquet")]).set_index(["variant", "component"])
+    committed = aleph_correlations([str(run / "scores.parquet")]).set_index("component")["cifar10"]
+    for comp in ("VKDNW", "expressivity"):
+        assert t.loc[("tau-b, NaN/-inf last (committed Table 4)", comp), "kt"] == pytest.approx(committed[comp])
+    assert t.loc[("score negated", "VKDNW"), "kt"] == pytest.approx(-committed["VKDNW"])
+    assert t.loc[("nets with a zero lambda decile only", "VKDNW"), "nets"] == 10
+    assert t.loc[("tau-b, NaN/-inf nets left out", "expressivity"), "nets"] == n - 3

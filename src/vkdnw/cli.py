@@ -209,6 +209,17 @@ def cmd_table4(a: argparse.Namespace) -> None:
                + head + body, a.out_md)
 
 
+def cmd_table4_variants(a: argparse.Namespace) -> None:
+    from vkdnw.io import write_text
+    from vkdnw.table4_variants import table4_variants
+
+    extra = dict(item.split("=", 1) for item in a.extra)
+    t = table4_variants(a.scores, extra)
+    write_text(t.to_csv(index=False, float_format="%.4f"), a.out)
+    view = t.pivot_table(index=["run", "variant", "component"], columns="dataset", values="kt", sort=False)
+    print(view.to_string(float_format=lambda v: f"{v:+.3f}"))
+
+
 def cmd_compare(a: argparse.Namespace) -> None:
     from vkdnw.metrics import compare_with_paper
 
@@ -537,6 +548,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-csv", required=True)
     s.add_argument("--out-md", required=True)
     s.set_defaults(func=cmd_table4)
+
+    s = sub.add_parser("table4-variants", help="Table 4 under other definitions (tau-a/b/c, sign, nets kept, "
+                                               "VKDNW_single's rank), beside the paper's values")
+    s.add_argument("--scores", nargs="+", required=True, help="merged scores.parquet of the runs")
+    s.add_argument("--extra", nargs="*", default=[], metavar="LABEL=FILE",
+                   help="further runs (e.g. the batch ablations' scores.parquet), committed definition only")
+    s.add_argument("--out", required=True, help="CSV: run, variant, component, dataset, nets, kt, paper")
+    s.set_defaults(func=cmd_table4_variants)
 
     s = sub.add_parser("compare", help="print a results table beside the paper's numbers (Markdown)")
     s.add_argument("table", help="a table1.csv or table6.csv written by the workflow")

@@ -146,6 +146,10 @@ def cmd_model_variants(a: argparse.Namespace) -> None:
     t = model_variants(a.scores, a.benchmark, dataset=a.dataset, seeds=a.seeds, n_train=a.n_train,
                        ndcg_k=a.ndcg_k)
     print(t.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if a.out:
+        from vkdnw.io import write_text
+
+        write_text(t.to_csv(index=False, float_format="%.4f"), a.out)
 
 
 def cmd_ablation_table(a: argparse.Namespace) -> None:
@@ -503,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     s.add_argument("--n-train", type=int, default=1024)
     s.add_argument("--ndcg-k", type=int, default=1000)
+    s.add_argument("--out", help="also write the table as CSV")
     s.set_defaults(func=cmd_model_variants)
 
     s = sub.add_parser("ablation-table", help="Table 5, 8 or 9 from the ablation runs' metrics")

@@ -113,12 +113,20 @@ def logit(acc_percent: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def train_mask(n: int, n_train: int, seed: int) -> np.ndarray:
-    """The run seed's training nets: ``n_train`` of ``n`` drawn without replacement."""
+def train_mask(n: int, n_train: int, seed: int, strata: np.ndarray | None = None) -> np.ndarray:
+    """The run seed's training nets: ``n_train`` of ``n`` drawn without replacement (the
+    stage's draw), or, with ``strata`` (a label per net), the same share of every stratum."""
     if n_train >= n:
         raise ValueError(f"n_train={n_train} leaves no test nets among {n}")
+    rng = np.random.default_rng(seed)
     train = np.zeros(n, dtype=bool)
-    train[np.random.default_rng(seed).choice(n, size=n_train, replace=False)] = True
+    if strata is None:
+        train[rng.choice(n, size=n_train, replace=False)] = True
+        return train
+    for label in np.unique(strata):
+        members = np.flatnonzero(strata == label)
+        take = int(round(n_train * len(members) / n))
+        train[rng.choice(members, size=min(take, len(members)), replace=False)] = True
     return train
 
 
@@ -201,6 +209,19 @@ VARIANTS: dict[str, tuple] = {
     "VKDNW_m without FLOPs/params": (lambda s: _vkdnw_variant(s, VKDNW_FEATURES[:-1]), "logit"),
     "VKDNW_m lambdas only": (lambda s: _vkdnw_variant(s, VKDNW_FEATURES[:9]), "logit"),
     "VKDNW entropy + aleph": (lambda s: _vkdnw_variant(s, ["vkdnw", "aleph"]), "logit"),
+    # Issue 29's systematic search for the paper's VKDNW_m: more feature sets, then the stage's
+    # features with another training-set size, forest or draw of the training nets.
+    "VKDNW_m + entropy": (lambda s: _vkdnw_variant(s, ["vkdnw", *VKDNW_FEATURES, "params"]), "logit"),
+    "VKDNW_m without aleph": (lambda s: _vkdnw_variant(s, [*VKDNW_FEATURES[:9], "flops", "params"]), "logit"),
+    "VKDNW_m, n_train / 4": (lambda s: model_features(s, "VKDNW_m"), "logit", {"n_train_factor": 0.25}),
+    "VKDNW_m, n_train / 2": (lambda s: model_features(s, "VKDNW_m"), "logit", {"n_train_factor": 0.5}),
+    "VKDNW_m, 2 n_train": (lambda s: model_features(s, "VKDNW_m"), "logit", {"n_train_factor": 2.0}),
+    "VKDNW_m, sqrt features per split": (lambda s: model_features(s, "VKDNW_m"), "logit",
+                                         {"rf": {"max_features": "sqrt"}}),
+    "VKDNW_m, 5 nets per leaf": (lambda s: model_features(s, "VKDNW_m"), "logit", {"rf": {"min_samples_leaf": 5}}),
+    "VKDNW_m, 500 trees": (lambda s: model_features(s, "VKDNW_m"), "logit", {"rf": {"n_estimators": 500}}),
+    "VKDNW_m, training nets stratified by accuracy decile": (lambda s: model_features(s, "VKDNW_m"), "logit",
+                                                              {"stratified": True}),
 }
 
 
@@ -212,17 +233,23 @@ def model_variants(scores_path: str | Path, benchmark_path: str | Path, *, datas
     df, acc_col = with_accuracy(scores, benchmark_path, dataset)
     part = collections(df)[subset].reset_index(drop=True)
     acc = part[acc_col].to_numpy()
+    deciles = pd.qcut(acc, 10, labels=False, duplicates="drop")
     rows = []
-    for name, (features, target) in VARIANTS.items():
+    for name, (features, target, *opts) in VARIANTS.items():
         frame = features(part)
         if frame is None:  # e.g. the VKDNW variants of a run without VKDNW scores
+            continue
+        opt = opts[0] if opts else {}
+        size = int(n_train * opt.get("n_train_factor", 1.0))
+        if size >= len(part):  # a larger training set than the run has nets to test on
             continue
         x = frame.to_numpy()
         y = logit(acc) if target == "logit" else acc
         for seed in seeds:
-            row = fit_and_test(x, y, acc, train_mask(len(part), n_train, seed), seed=seed, ndcg_k=ndcg_k)
-            rows.append({"variant": name, "seed": seed, "n_features": x.shape[1], **row})
+            train = train_mask(len(part), size, seed, deciles if opt.get("stratified") else None)
+            row = fit_and_test(x, y, acc, train, seed=seed, ndcg_k=ndcg_k, rf=opt.get("rf"))
+            rows.append({"variant": name, "seed": seed, "n_features": x.shape[1], "n_train": int(train.sum()), **row})
     per_seed = pd.DataFrame(rows)
     g = per_seed.groupby("variant", sort=False)
     return pd.concat([g[["kt", "spr", "ndcg"]].mean(), g[["kt", "spr"]].std(ddof=1).add_suffix("_std"),
-                      g["n_features"].first()], axis=1).reset_index()
+                      g[["n_features", "n_train"]].first()], axis=1).reset_index()

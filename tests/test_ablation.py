@@ -7,7 +7,7 @@ import pytest
 from vkdnw.ablation import Setting, ablation_rows, build_table, settings_by_id, table_settings, to_markdown
 from vkdnw.io import write_parquet
 from vkdnw.metrics import method_inputs
-from vkdnw.workflow import load_config
+from vkdnw.config import load_config
 
 
 @pytest.fixture

@@ -662,7 +662,7 @@ def test_ablations_target_builds_tables_5_8_9_and_leaves_all_alone(tiny_run):
     ordinary scoring rule and writes Tables 5, 8 and 9; changing an ablation setting plans no
     job of the main runs."""
     from vkdnw.ablation import ablation_rows, settings_by_id
-    from vkdnw.workflow import load_config
+    from vkdnw.config import load_config
 
     work, cfg = tiny_run
     full = load_config(work / "config.yaml")

@@ -98,7 +98,8 @@ def is_pickle(path: str | Path) -> bool:
     return Path(path).suffix in (".pth", ".pt")
 
 
-def pickle_gate(path: str | Path, sha256: str | None, trust: bool, *, hash_file: bool = True) -> None:
+def pickle_gate(path: str | Path, sha256: str | None, trust: bool, *, hash_file: bool = True,
+                digest: str | None = None) -> None:
     """Refuse to unpickle a ``.pth`` unless its SHA-256 matches the pinned one or the user
     trusts it explicitly. ``weights_only=True`` already refuses code objects; the checksum also
     guarantees the ground truth is the file the results claim (no official checksum is
@@ -109,17 +110,18 @@ def pickle_gate(path: str | Path, sha256: str | None, trust: bool, *, hash_file:
         raise ValueError(f"{path}: refusing to unpickle a benchmark .pth without a checksum; set "
                          "`benchmark_sha256` to the SHA-256 of your download, or `trust_benchmark_pickle: true`")
     if hash_file:
-        actual = sha256_file(path)
+        actual = digest or sha256_file(path)  # the caller's digest spares hashing a 2 GB file twice
         if actual != sha256.lower():
             raise ValueError(f"{path}: SHA-256 {actual} does not match benchmark_sha256 {sha256}")
 
 
-def load_benchmark(path: str | Path, *, sha256: str | None = None, trust_pickle: bool = True) -> pd.DataFrame:
+def load_benchmark(path: str | Path, *, sha256: str | None = None, trust_pickle: bool = True,
+                   digest: str | None = None) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"benchmark file {path} does not exist; set `benchmark:` in the config")
     if is_pickle(path):
-        pickle_gate(path, sha256, trust_pickle)
+        pickle_gate(path, sha256, trust_pickle, digest=digest)
         df = from_pth(path)
     elif path.suffix in (".csv", ".parquet"):
         df = from_table(path)
@@ -143,11 +145,12 @@ def check_benchmark(path: str | Path | None, sha256: str | None = None, trust_pi
                                 "or pass --config benchmark=/path/to/nb201_benchmark.csv")
     if is_pickle(path):
         pickle_gate(path, sha256, trust_pickle, hash_file=False)
-    elif Path(path).suffix in (".csv", ".parquet") and Path(path).exists():
+    elif Path(path).suffix in (".csv", ".parquet"):
         load_benchmark(path)
 
 
 def ingest(path: str | Path, out: str | Path, *, sha256: str | None = None, trust_pickle: bool = False) -> pd.DataFrame:
-    df = load_benchmark(path, sha256=sha256, trust_pickle=trust_pickle)
-    write_parquet(df, out, metadata={BENCHMARK_SOURCE: str(Path(path).resolve()), BENCHMARK_SHA256: sha256_file(path)})
+    digest = sha256_file(path)  # once: the .pth gate checks it, the manifest records it
+    df = load_benchmark(path, sha256=sha256, trust_pickle=trust_pickle, digest=digest)
+    write_parquet(df, out, metadata={BENCHMARK_SOURCE: str(Path(path).resolve()), BENCHMARK_SHA256: digest})
     return df

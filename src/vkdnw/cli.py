@@ -47,7 +47,8 @@ def cmd_rescore(a: argparse.Namespace) -> None:
     from vkdnw.rescore import committed_scores, compare, max_rel_diff, sample_committed
     from vkdnw.scoring import score_net, scoring_device
     from vkdnw.spaces.nb201 import dataset_info
-    from vkdnw.workflow import ensure_surrogate, load_config, proxy_settings
+    from vkdnw.config import load_config
+    from vkdnw.workflow import ensure_surrogate, proxy_settings
 
     if bool(a.arch) == bool(a.sample):
         raise SystemExit("vkdnw rescore: give archs or --sample N (with --config), not both")

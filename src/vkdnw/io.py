@@ -98,9 +98,9 @@ def read_parquet(path: str | Path, required: tuple[str, ...] = (), *, remake: bo
         df = pq.read_table(path).to_pandas()
     except Exception as exc:  # pyarrow raises several types for corrupt files
         if remake:
-            path.replace(corrupt_copy(path))
+            aside = path.replace(corrupt_copy(path))
             raise ValueError(f"{path}: not a readable Parquet file ({exc}); moved aside as "
-                             f"{corrupt_copy(path).name}: rerun snakemake to make it again") from exc
+                             f"{aside.name}: rerun snakemake to make it again") from exc
         raise ValueError(f"{path}: not a readable Parquet file ({exc})") from exc
     missing = [c for c in required if c not in df.columns]
     if missing:

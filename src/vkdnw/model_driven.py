@@ -195,6 +195,11 @@ def _vkdnw_variant(scores: pd.DataFrame, cols: list[str]) -> pd.DataFrame | None
     return scores[cols].astype(float).reset_index(drop=True)
 
 
+def _vkdnw_m(scores: pd.DataFrame) -> pd.DataFrame | None:
+    """The stage's VKDNW_m features (the variants that change its target, data or forest)."""
+    return model_features(scores, "VKDNW_m")
+
+
 # Feature sets and targets the paper's GRAF and VKDNW_m rows might have used: what
 # `vkdnw model-variants` measures to locate a gap (the forests are the same as the stage's).
 VARIANTS: dict[str, tuple] = {
@@ -204,8 +209,8 @@ VARIANTS: dict[str, tuple] = {
     "GRAF without params": (lambda s: _graf_variant(s, degrees=False, params=False), "logit"),
     "GRAF op counts + params": (lambda s: _graf_variant(s, degrees=False, params=True).filter(
         regex="op_count|^params$"), "logit"),
-    "VKDNW_m": (lambda s: model_features(s, "VKDNW_m"), "logit"),
-    "VKDNW_m, target acc": (lambda s: model_features(s, "VKDNW_m"), "acc"),
+    "VKDNW_m": (_vkdnw_m, "logit"),
+    "VKDNW_m, target acc": (_vkdnw_m, "acc"),
     "VKDNW_m without FLOPs/params": (lambda s: _vkdnw_variant(s, VKDNW_FEATURES[:-1]), "logit"),
     "VKDNW_m lambdas only": (lambda s: _vkdnw_variant(s, VKDNW_FEATURES[:9]), "logit"),
     "VKDNW entropy + aleph": (lambda s: _vkdnw_variant(s, ["vkdnw", "aleph"]), "logit"),
@@ -213,14 +218,14 @@ VARIANTS: dict[str, tuple] = {
     # features with another training-set size, forest or draw of the training nets.
     "VKDNW_m + entropy": (lambda s: _vkdnw_variant(s, ["vkdnw", *VKDNW_FEATURES, "params"]), "logit"),
     "VKDNW_m without aleph": (lambda s: _vkdnw_variant(s, [*VKDNW_FEATURES[:9], "flops", "params"]), "logit"),
-    "VKDNW_m, n_train / 4": (lambda s: model_features(s, "VKDNW_m"), "logit", {"n_train_factor": 0.25}),
-    "VKDNW_m, n_train / 2": (lambda s: model_features(s, "VKDNW_m"), "logit", {"n_train_factor": 0.5}),
-    "VKDNW_m, 2 n_train": (lambda s: model_features(s, "VKDNW_m"), "logit", {"n_train_factor": 2.0}),
-    "VKDNW_m, sqrt features per split": (lambda s: model_features(s, "VKDNW_m"), "logit",
+    "VKDNW_m, n_train / 4": (_vkdnw_m, "logit", {"n_train_factor": 0.25}),
+    "VKDNW_m, n_train / 2": (_vkdnw_m, "logit", {"n_train_factor": 0.5}),
+    "VKDNW_m, 2 n_train": (_vkdnw_m, "logit", {"n_train_factor": 2.0}),
+    "VKDNW_m, sqrt features per split": (_vkdnw_m, "logit",
                                          {"rf": {"max_features": "sqrt"}}),
-    "VKDNW_m, 5 nets per leaf": (lambda s: model_features(s, "VKDNW_m"), "logit", {"rf": {"min_samples_leaf": 5}}),
-    "VKDNW_m, 500 trees": (lambda s: model_features(s, "VKDNW_m"), "logit", {"rf": {"n_estimators": 500}}),
-    "VKDNW_m, training nets stratified by accuracy decile": (lambda s: model_features(s, "VKDNW_m"), "logit",
+    "VKDNW_m, 5 nets per leaf": (_vkdnw_m, "logit", {"rf": {"min_samples_leaf": 5}}),
+    "VKDNW_m, 500 trees": (_vkdnw_m, "logit", {"rf": {"n_estimators": 500}}),
+    "VKDNW_m, training nets stratified by accuracy decile": (_vkdnw_m, "logit",
                                                               {"stratified": True}),
 }
 

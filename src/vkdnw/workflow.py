@@ -18,7 +18,6 @@ import pyarrow.parquet as pq
 import yaml
 
 from vkdnw.benchmark import BENCHMARK_SHA256, BENCHMARK_SOURCE
-from vkdnw.config import load_config  # noqa: F401  (the CLI and tests import it from here)
 from vkdnw.io import corrupt_copy, parquet_metadata, read_parquet, sha256_file, write_parquet, write_text
 from vkdnw.scoring import META_COLUMNS, select_archs
 from vkdnw.spaces import nb201

@@ -248,7 +248,8 @@ def jacobian_fast(
 
     try:
         with ieee_float32(x.device):
-            out, logits, feats = forward(x if sweeps == "sequential" else x[:1])
+            # The batch's own pass: logits, features and (sequential) the graph every sweep reuses.
+            out, logits, feats = forward(x)
             if head is not None:
                 W = head.weight
                 # Sweep the cheaper side of logits = W @ feats.
@@ -262,7 +263,6 @@ def jacobian_fast(
                 J = _sequential_sweeps(x, out, cot, buf, p, bool(readers))
             else:
                 J = _batched_sweeps(x, cot, buf, p, bool(readers), forward, max(1, images_per_pass // B))
-                out, logits, feats = forward(x)  # the logits and features of the batch itself
             assert J.shape == (B, K, p)
             if not direct:
                 J = torch.einsum("ck,bkp->bcp", W, J)

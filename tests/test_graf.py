@@ -33,6 +33,43 @@ def test_direct_cell():
     assert f["graf_max_op_on_path_nor_conv_1x1"] == 1
 
 
+# 1<-0 conv3x3, 2<-0 none, 2<-1 conv3x3, 3<-0 conv3x3, 3<-1 none, 3<-2 skip: for S = {conv3x3} the
+# direct edge (+1, one S-edge) ties with 0 -> 1 -> 2 -> 3 (two S-edges, one other: +1).
+TIE = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|nor_conv_3x3~0|none~1|skip_connect~2|"
+
+
+def test_max_op_on_path_breaks_ties_as_zc_combine_does():
+    """zc_combine takes networkx's Bellman-Ford path, the first of the tied paths (here the
+    direct edge, one S-edge): ties="first". The default reads it as the path with most S-edges
+    (the longer path's two)."""
+    assert graf_features(TIE, "first")["graf_max_op_on_path_nor_conv_3x3"] == 1
+    assert graf_features(TIE)["graf_max_op_on_path_nor_conv_3x3"] == 2
+
+
+def test_path_features_match_networkx_on_sampled_cells():
+    """The path features against zc_combine's definition, computed with networkx (which
+    zc_combine uses) on 400 cells: min_path_len by BFS, max_op_on_path (ties="first") by
+    Bellman-Ford with weight -1 on S-edges and +1 on the others, edges added in zc_combine's order."""
+    nx = pytest.importorskip("networkx")
+    from vkdnw.graf import SUBSETS, _name, cell_edges
+    from vkdnw.scoring import select_archs
+
+    order = ((1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4))
+    for arch in [TIE, CHAIN, DIRECT, *select_archs("all", 400, 1)]:
+        edges, f = cell_edges(arch), graf_features(arch, "first")
+        for s in SUBSETS:
+            live = nx.DiGraph([e for e in order if edges[e] not in s])
+            try:
+                shortest = nx.shortest_path_length(live, 1, 4)
+            except (nx.NodeNotFound, nx.NetworkXNoPath):
+                shortest = 5
+            path = nx.shortest_path(nx.DiGraph(order), 1, 4, method="bellman-ford",
+                                    weight=lambda u, v, _: -1 if edges[(u, v)] in s else 1)
+            on_path = sum(edges[e] in s for e in zip(path, path[1:]))
+            assert f[f"graf_min_path_len_no_{_name(s)}"] == shortest, (arch, s)
+            assert f[f"graf_max_op_on_path_{_name(s)}"] == on_path, (arch, s)
+
+
 def test_feature_frame_rejects_bad_arch():
     assert feature_frame([CHAIN, DIRECT]).shape == (2, 185)
     with pytest.raises(ValueError):

@@ -226,6 +226,40 @@ def test_bad_arch_files_are_one_line_errors(tmp_path, capsys, name, content, mes
     assert not out.exists()
 
 
+@pytest.mark.parametrize("proxy, settings, message", [
+    ("vkdnw", '{"vkdnw": {"batchsize": 8}}', "vkdnw has no setting 'batchsize'"),
+    ("vkdnw", '{"batch_size": 8}', "'batch_size' is not a proxy group"),
+    ("vkdnw", '{"aznas": {"batch_size": 8}}', "'aznas' is another proxy group"),
+    ("jacov", '{"jacov": 16}', "settings of jacov must be an object"),
+    ("size", '{"size": {"batch_size": 8}}', "size has no setting 'batch_size' (its settings: none)"),
+    ("vkdnw", '[8]', "expected a JSON object"),
+    ("vkdnw", '{"vkdnw": ', "not valid JSON"),
+])
+def test_settings_a_job_would_ignore_are_one_line_errors(tmp_path, capsys, proxy, settings, message):
+    """A misspelt or wrongly nested setting used to score silently at the defaults."""
+    out = tmp_path / "o.parquet"
+    assert main(["score", "--proxy", proxy, "--dataset", "cifar10", "--seed", "1", "--n-archs", "1",
+                 "--settings", settings, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_every_registered_group_accepts_the_settings_the_workflow_gives_it():
+    """The workflow's own settings (config.yaml and every preset) pass the check."""
+    import glob
+
+    from vkdnw.config import load_config
+    from vkdnw.proxies.registry import check_settings, list_proxies
+    from vkdnw.workflow import proxy_settings
+
+    for path in ["config.yaml", *glob.glob("config/*.yaml")]:
+        cfg = load_config(path)
+        for proxy in list_proxies():
+            for dataset in ("cifar10", "cifar100", "ImageNet16-120"):
+                check_settings(proxy, proxy_settings(cfg, proxy, dataset))
+
+
 def test_writes_follow_the_umask(tmp_path):
     from vkdnw.io import write_text
 

@@ -9,14 +9,16 @@ import sys
 
 import torch
 
+from vkdnw.config import schema_default
 
 def _settings(text: str) -> dict:
+    """A JSON-object argument (--settings, --forest, ...); ValueError is main's one-line error."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SystemExit(f"error: --settings is not valid JSON: {exc}") from None
+        raise ValueError(f"not valid JSON ({exc}): {text!r}") from None
     if not isinstance(value, dict):
-        raise SystemExit("error: --settings must be a JSON object")
+        raise ValueError(f"expected a JSON object, got {text!r}")
     return value
 
 
@@ -43,7 +45,7 @@ def cmd_rescore(a: argparse.Namespace) -> None:
     """Score single archs and print JSON: the check that committed scores are recomputable.
     With ``--sample N`` the archs are N random committed nets of the config's run, and each
     row carries its committed values and relative differences."""
-    from vkdnw.proxies.registry import NetContext
+    from vkdnw.proxies.registry import NetContext, check_settings
     from vkdnw.rescore import committed_scores, compare, max_rel_diff, sample_committed
     from vkdnw.scoring import score_net, scoring_device
     from vkdnw.spaces.nb201 import dataset_info
@@ -58,6 +60,7 @@ def cmd_rescore(a: argparse.Namespace) -> None:
     cfg = load_config(a.config) if a.config else {}
     info = dataset_info(a.dataset)
     settings = proxy_settings(cfg, a.proxy, a.dataset) if cfg else _settings(a.settings)
+    check_settings(a.proxy, settings)
     if cfg and (made := ensure_surrogate(cfg, settings, a.dataset)):
         print(f"wrote the config's surrogate images to {made}", file=sys.stderr)
     if a.sample:
@@ -107,7 +110,7 @@ def cmd_model_metrics(a: argparse.Namespace) -> None:
     from vkdnw.model_driven import PAPER_ZCS_GROUPS, run_model_metrics
 
     run_model_metrics(a.scores, a.benchmark, a.out, dataset=a.dataset, seed=a.seed, n_train=a.n_train,
-                      ndcg_k=a.ndcg_k, rf=_settings(a.forest), graf_degrees=a.graf_degrees,
+                      ndcg_k=a.ndcg_k, rf=_settings(a.forest), graf_degrees=a.graf_degrees, graf_ties=a.graf_path_ties,
                       zcs_required=PAPER_ZCS_GROUPS if a.zcs_required is None else a.zcs_required,
                       batch_sizes=_settings(a.batch_sizes))
 
@@ -393,20 +396,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_archs)
 
     s = sub.add_parser("score", help="score one block of the arch list with one proxy group")
-    s.add_argument("--proxy", required=True)
-    s.add_argument("--dataset", required=True)
-    s.add_argument("--seed", type=int, required=True)
-    s.add_argument("--subset", default="all", choices=["all", "unique"])
-    s.add_argument("--n-archs", type=int, default=None)
-    s.add_argument("--sample-seed", type=int, default=0)
-    s.add_argument("--block", type=int, default=0)
-    s.add_argument("--block-size", type=int, default=250)
+    s.add_argument("--proxy", required=True, help="a registered proxy group, e.g. vkdnw or aznas (an unknown name lists them)")
+    s.add_argument("--dataset", required=True, help="NB201 dataset the nets are built for: cifar10, cifar100 "
+                                                      "or ImageNet16-120")
+    s.add_argument("--seed", type=int, required=True, help="run seed: with the dataset and arch it fixes init and input")
+    s.add_argument("--subset", default=schema_default("subset"), choices=["all", "unique"],
+                   help="nets the blocks are cut from (config `subset`)")
+    s.add_argument("--n-archs", type=int, default=None, help="a fixed random sample of this many of them (config `n_archs`)")
+    s.add_argument("--sample-seed", type=int, default=schema_default("sample_seed"),
+                   help="seed of that sample (config `sample_seed`)")
+    s.add_argument("--block", type=int, default=0, help="which block of the selection to score (0-based)")
+    s.add_argument("--block-size", type=int, default=schema_default("block_size"),
+                   help="nets per block (config `block_size`)")
     s.add_argument("--archs", help="score the archs in this file instead (text, CSV or Parquet)")
-    s.add_argument("--settings", default="{}", help="proxy settings as JSON")
-    s.add_argument("--device", default="cpu")
-    s.add_argument("--threads", type=int, default=1)
-    s.add_argument("--quiet", action="store_true")
-    s.add_argument("--out", required=True)
+    s.add_argument("--settings", default="{}",
+                   help='the group\'s settings as JSON, nested by group, e.g. \'{"vkdnw": {"batch_size": 8}}\'; '
+                        "an unknown key is an error")
+    s.add_argument("--device", default=schema_default("device"), help="cpu, cuda or cuda:N")
+    s.add_argument("--threads", type=int, default=schema_default("threads"), help="CPU threads of torch")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--out", required=True, help="the block's Parquet file (written atomically; resumes from "
+                                                 "<out>.partial.parquet)")
     s.set_defaults(func=cmd_score)
 
     s = sub.add_parser("rescore", help="score single archs and print one JSON row each")
@@ -465,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--forest", default="{}", help="RandomForestRegressor keyword arguments as JSON")
     s.add_argument("--graf-degrees", action="store_true",
                    help="also the GRAF models with GRAF's in/out-degree features, as rows of their own (+deg)")
+    s.add_argument("--graf-path-ties", choices=["most", "first"], default="most",
+                   help="GRAF's max_op_on_path among tied paths: the one with most S-edges, or the first "
+                        "(zc_combine's)")
     s.add_argument("--zcs-required", nargs="*", metavar="GROUP",
                    help="proxy groups the (VKDNW+ZCS) models need (default: Table 1's zero-cost set, "
                         "model_driven.PAPER_ZCS_GROUPS)")

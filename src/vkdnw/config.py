@@ -20,6 +20,15 @@ def load_schema() -> dict[str, Any]:
     return yaml.safe_load(SCHEMA.read_text())
 
 
+def schema_default(*path: str) -> Any:
+    """The schema's default of the config key at ``path`` (e.g. ``"block_size"``): the CLI
+    takes its defaults from here, so that they live in one place."""
+    node = load_schema()
+    for key in path:
+        node = node["properties"][key]
+    return node["default"]
+
+
 def _fill_defaults(validate_properties):
     def fill(validator, properties, instance, schema):
         if isinstance(instance, dict):

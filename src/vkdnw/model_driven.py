@@ -10,10 +10,11 @@ nets are ranked by its prediction. ``params`` is always a feature. The models:
 * ``(VKDNW+ZCS+GRAF)_m``: adds the GRAF graph features (:mod:`vkdnw.graf`);
 * ``GRAF``: the GRAF features (and params) alone.
 
-The GRAF features are the paper's set: zc_combine's ``nb201_full`` without its in/out-degree
-features, with which our GRAF row meets the paper's (with them it is 0.02-0.03 KT above it,
-results/reference/b8/README.md). ``graf_degrees`` adds the two GRAF models with the degree
-features too, as rows of their own (``GRAF+deg``, ``(VKDNW+ZCS+GRAF+deg)_m``).
+The GRAF features are zc_combine's ``nb201_full`` without its in/out-degree features, and
+max_op_on_path breaks ties towards the path with most S-edges (``graf_ties``): the definition
+closest to the paper's GRAF rows of those measured (results/reference/b8/README.md, "GRAF").
+``graf_degrees`` adds the two GRAF models with the degree features too, as rows of their own
+(``GRAF+deg``, ``(VKDNW+ZCS+GRAF+deg)_m``).
 
 Only metrics on the test nets are written: predictions are fitted to the ground truth, so
 they are never stored next to the committed scores.
@@ -67,12 +68,13 @@ def model_groups(model: str, columns: list[str]) -> tuple[str, ...]:
 
 
 def model_features(scores: pd.DataFrame, model: str,
-                   zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS) -> pd.DataFrame | None:
+                   zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS,
+                   graf_ties: str = "most") -> pd.DataFrame | None:
     """The feature matrix of ``model`` (rows of ``scores``), or None if the run lacks it.
 
     A ``DEGREE_MODELS`` name is its GRAF model with GRAF's in/out-degree features too.
     ``zcs_required``: proxy groups a (VKDNW+ZCS) model needs; it still takes every zero-cost
-    score the run has.
+    score the run has. ``graf_ties``: how GRAF's max_op_on_path breaks ties (:mod:`vkdnw.graf`).
     """
     graf_degrees = model in DEGREE_MODELS
     model = model.replace("+deg", "")
@@ -101,7 +103,7 @@ def model_features(scores: pd.DataFrame, model: str,
     # column's minimum minus one, i.e. "worse than every scored net".
     x = x.fillna(x.min() - 1.0).fillna(0.0)
     if model in ("(VKDNW+ZCS+GRAF)_m", "GRAF"):
-        graf = feature_frame(scores["arch_str"].tolist()).reset_index(drop=True)
+        graf = feature_frame(scores["arch_str"].tolist(), graf_ties).reset_index(drop=True)
         if not graf_degrees:
             graf = graf.drop(columns=[c for c in graf.columns if any(k in c for k in DEGREE_KEYS)])
         x = pd.concat([x.reset_index(drop=True), graf], axis=1)
@@ -138,7 +140,7 @@ def fit_and_test(x: np.ndarray, y: np.ndarray, acc: np.ndarray, train: np.ndarra
 
 
 def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_train: int, ndcg_k: int,
-                     rf: dict | None = None, graf_degrees: bool = False,
+                     rf: dict | None = None, graf_degrees: bool = False, graf_ties: str = "most",
                      zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS,
                      batch_sizes: dict[str, int] | None = None) -> list[dict]:
     """Metrics of every available model on the nets outside its training sample, with the
@@ -146,7 +148,7 @@ def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_trai
     train = train_mask(len(scores), n_train, seed)
     rows = []
     for model in MODELS + (DEGREE_MODELS if graf_degrees else ()):
-        x = model_features(scores, model, zcs_required)
+        x = model_features(scores, model, zcs_required, graf_ties)
         if x is None:
             continue
         groups = model_groups(model, list(x.columns))
@@ -160,7 +162,8 @@ def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_trai
 
 def run_model_metrics(scores_path: str | Path, benchmark_path: str | Path, out: str | Path, *, dataset: str,
                       seed: int, n_train: int, ndcg_k: int, rf: dict | None = None,
-                      graf_degrees: bool = False, zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS,
+                      graf_degrees: bool = False, graf_ties: str = "most",
+                      zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS,
                       batch_sizes: dict[str, int] | None = None) -> pd.DataFrame:
     scores = read_parquet(scores_path, ("arch_str", "is_unique"), remake=True)
     df, acc_col = with_accuracy(scores, benchmark_path, dataset)
@@ -174,7 +177,8 @@ def run_model_metrics(scores_path: str | Path, benchmark_path: str | Path, out: 
             continue
         part = part.reset_index(drop=True)
         for r in fit_and_evaluate(part, part[acc_col].to_numpy(), seed=seed, n_train=n_train, ndcg_k=ndcg_k, rf=rf,
-                                  graf_degrees=graf_degrees, zcs_required=zcs_required, batch_sizes=batch_sizes):
+                                  graf_degrees=graf_degrees, graf_ties=graf_ties, zcs_required=zcs_required,
+                                  batch_sizes=batch_sizes):
             rows.append({**r, "dataset": dataset, "seed": seed, "subset": subset, "table": "main"})
     result = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["method", "dataset", "seed", "subset", "table"])
     write_parquet(result, out)
@@ -206,6 +210,9 @@ VARIANTS: dict[str, tuple] = {
     "GRAF": (lambda s: model_features(s, "GRAF"), "logit"),
     "GRAF, target acc": (lambda s: model_features(s, "GRAF"), "acc"),
     "GRAF with degree features": (lambda s: _graf_variant(s, degrees=True, params=True), "logit"),
+    "GRAF, zc_combine's path ties": (lambda s: model_features(s, "GRAF", graf_ties="first"), "logit"),
+    "GRAF with degree features, zc_combine's path ties": (
+        lambda s: model_features(s, "GRAF+deg", graf_ties="first"), "logit"),
     "GRAF without params": (lambda s: _graf_variant(s, degrees=False, params=False), "logit"),
     "GRAF op counts + params": (lambda s: _graf_variant(s, degrees=False, params=True).filter(
         regex="op_count|^params$"), "logit"),

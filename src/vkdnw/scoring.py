@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from vkdnw.io import read_parquet, write_parquet
-from vkdnw.proxies.registry import NetContext, get_proxy
+from vkdnw.proxies.registry import NetContext, check_settings, get_proxy
 from vkdnw.spaces import nb201
 
 META_COLUMNS = ("arch_str", "index", "seconds", "device", "torch_version", "error")
@@ -146,6 +146,7 @@ def score_block(
     block equals an uninterrupted one: each net's random state depends on nothing else.
     """
     spec = get_proxy(proxy)
+    check_settings(proxy, settings)
     info = nb201.dataset_info(dataset)
     out = Path(out)
     partial = out.with_name(out.name + ".partial.parquet")

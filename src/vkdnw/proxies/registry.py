@@ -50,18 +50,25 @@ class ProxySpec:
     # Whether it honours a ``dtype: float64`` setting (``zero_cost.dtype``); the others
     # always compute in float32, and the config check rejects naming them.
     float64: bool = False
+    # The keys its block of a job's settings may hold: anything else is a typo that would
+    # otherwise score silently at the defaults.
+    settings: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
 
 
+# A zero-cost group's settings (vkdnw.proxies.zc): images per net, a dataset folder, precision.
+ZERO_COST_SETTINGS = ("batch_size", "data", "dtype")
+
+
 def register_proxy(name: str, *, version: int, columns: tuple[str, ...], paper_input: str | None = None,
-                   float64: bool = False):
+                   float64: bool = False, settings: tuple[str, ...] = ZERO_COST_SETTINGS):
     """Register a proxy group. ``version`` is bumped by every change that moves its numbers
     (code it calls included: the search space, the init, the input); ``columns`` are the
     score columns the function returns; ``paper_input`` is ``"real"`` where the paper fed it
     real images (it then reads the configured dataset); ``float64`` says it can run its net
-    in float64 (the ``dtype`` setting)."""
+    in float64 (the ``dtype`` setting); ``settings`` are the keys its settings block accepts."""
     if paper_input not in (None, "real", "random"):
         raise ValueError(f"paper_input must be None, 'real' or 'random', got {paper_input!r}")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -70,7 +77,7 @@ def register_proxy(name: str, *, version: int, columns: tuple[str, ...], paper_i
     def deco(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY:
             raise ValueError(f"proxy {name!r} registered twice")
-        _REGISTRY[name] = ProxySpec(name, fn, version, tuple(columns), paper_input, float64)
+        _REGISTRY[name] = ProxySpec(name, fn, version, tuple(columns), paper_input, float64, tuple(settings))
         return fn
 
     return deco
@@ -88,6 +95,23 @@ def get_proxy(name: str) -> ProxySpec:
         return _REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown proxy {name!r}; registered: {sorted(_REGISTRY)}") from None
+
+
+def check_settings(name: str, settings: dict[str, Any]) -> None:
+    """Reject settings a ``name`` job would silently ignore: a block for another group, a key
+    outside any group's block (settings nest by group) or a key the group does not know."""
+    spec = get_proxy(name)
+    example = f'{{"{name}": {{"{spec.settings[0]}": ...}}}}' if spec.settings else "{}"
+    for group, block in settings.items():
+        if group != name:
+            where = "another proxy group" if group in _REGISTRY else "not a proxy group"
+            raise ValueError(f"settings key {group!r} is {where}; a {name} job's settings are {example}")
+        if not isinstance(block, dict):
+            raise ValueError(f"settings of {name} must be an object, e.g. {example}")
+        unknown = sorted(set(block) - set(spec.settings))
+        if unknown:
+            known = ", ".join(spec.settings) or "none"
+            raise ValueError(f"{name} has no setting {unknown[0]!r} (its settings: {known})")
 
 
 def list_proxies() -> list[str]:

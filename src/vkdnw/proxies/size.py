@@ -23,7 +23,7 @@ def count_flops(model: torch.nn.Module, resolution: int) -> int:
     return int(counter.get_total_flops())
 
 
-@register_proxy("size", version=1, columns=("aleph", "params", "flops"))
+@register_proxy("size", version=1, columns=("aleph", "params", "flops"), settings=())
 def score_size(ctx: NetContext) -> dict[str, float]:
     """Deterministic (no random state). Higher is "better" for all three, as in the paper."""
     net = build_network(ctx.arch_str, ctx.num_classes)

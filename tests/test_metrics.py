@@ -229,3 +229,35 @@ def test_table4_variants_tau_a_and_the_committed_definition(tmp_path):
     assert t.loc[("score negated", "VKDNW"), "kt"] == pytest.approx(-committed["VKDNW"])
     assert t.loc[("nets with a zero lambda decile only", "VKDNW"), "nets"] == 10
     assert t.loc[("tau-b, NaN/-inf nets left out", "expressivity"), "nets"] == n - 3
+
+
+def test_seed_spread_reads_one_seed_against_the_mean(tmp_path, capsys):
+    """Mean ± std over the seeds, seed 1's deviation from it, and the paper's number beside."""
+    from vkdnw.cli import main
+    from vkdnw.io import write_parquet
+    from vkdnw.seed_spread import seed_spread
+
+    base = {"type": "S", "table": "main", "dataset": "ImageNet16-120", "n_nets": 1000, "top1": 40.0,
+            "input": "random", "batch_size": "64"}
+    files = []
+    for seed, kt in [(1, 0.60), (2, 0.64), (3, 0.62)]:
+        rows = [{**base, "method": "AZ-NAS", "seed": seed, "subset": "unique", "kt": kt, "spr": kt + 0.2,
+                 "ndcg": 0.5},
+                {**base, "method": "AZ-NAS", "seed": seed, "subset": "all", "kt": 0.0, "spr": 0.0, "ndcg": 0.0},
+                {**base, "method": "VKDNW_single", "seed": seed, "subset": "unique", "kt": 0.5, "spr": 0.7,
+                 "ndcg": 0.5, "batch_size": "8"}]
+        files.append(tmp_path / f"seed{seed}.parquet")
+        write_parquet(pd.DataFrame(rows), files[-1])
+    t = seed_spread(files).set_index("method")
+    assert t.loc["AZ-NAS", "kt"] == pytest.approx(0.62) and t.loc["AZ-NAS", "n_seeds"] == 3
+    assert t.loc["AZ-NAS", "kt_std"] == pytest.approx(0.02)
+    assert t.loc["AZ-NAS", "kt_seed1_dev"] == pytest.approx(-0.02)
+    assert t.loc["AZ-NAS", "kt_paper"] == pytest.approx(0.673)  # Table 1, ImageNet16-120
+    assert t.loc["VKDNW_single", "kt_paper"] == pytest.approx(0.615)  # Table 5 at batch 8
+    with pytest.raises(ValueError, match="at least two seeds"):
+        seed_spread(files[:1])
+    with pytest.raises(ValueError, match="seed 4"):
+        seed_spread(files, reference_seed=4)
+    assert main(["seed-spread", "--metrics", *map(str, files), "--out", str(tmp_path / "s.csv"),
+                 "--out-md", str(tmp_path / "s.md")]) in (0, None)
+    assert "| AZ-NAS | ImageNet16-120 | 0.620 ± 0.020 | -0.020 | 0.673 |" in (tmp_path / "s.md").read_text()

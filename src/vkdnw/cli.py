@@ -144,6 +144,13 @@ def cmd_figures(a: argparse.Namespace) -> None:
         print(path)
 
 
+def cmd_seed_spread(a: argparse.Namespace) -> None:
+    from vkdnw.seed_spread import spread_markdown, write_seed_spread
+
+    t = write_seed_spread(a.metrics, a.out, a.out_md, reference_seed=a.reference_seed, subset=a.subset)
+    print(spread_markdown(t, a.reference_seed), end="")
+
+
 def cmd_model_variants(a: argparse.Namespace) -> None:
     from vkdnw.model_driven import model_variants
 
@@ -512,6 +519,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", nargs="+", required=True, help="merged scores.parquet of the runs")
     s.add_argument("--out-dir", required=True)
     s.set_defaults(func=cmd_figures)
+
+    s = sub.add_parser("seed-spread", help="mean, std and one seed's deviation per row, over the seeds of a "
+                                           "run (to read a one-seed run against the paper's 5-run means)")
+    s.add_argument("--metrics", nargs="+", required=True, help="the runs' per-seed metrics.parquet")
+    s.add_argument("--reference-seed", type=int, default=1, help="the seed whose deviation is reported")
+    s.add_argument("--subset", default="unique", choices=["unique", "all"], help="unique: Table 1; all: Table 6")
+    s.add_argument("--out", required=True, help="CSV of every metric")
+    s.add_argument("--out-md", help="also KT/SPR as a markdown table")
+    s.set_defaults(func=cmd_seed_spread)
 
     s = sub.add_parser("model-variants", help="the model-driven forests with other feature sets and targets, "
                                               "mean over seeds (to locate a gap to the paper)")

@@ -36,9 +36,9 @@ $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cu
 
 step test_gpu 100 $py -m pytest -q -p no:cacheprovider tests/test_gpu.py -o log_cli=false \
   --junitxml="$out/test_gpu.xml"
-step fisher 60 $py -m vkdnw bench --dataset cifar100 ImageNet16-120 cifar10 --n-archs 20 --batch-size 64 \
+step fisher 60 $py -m vkdnw bench fisher --dataset cifar100 ImageNet16-120 cifar10 --n-archs 20 --batch-size 64 \
   --threads 8 --device "$dev" --out "$out/fisher_vs_authors.csv"
-step groups 35 $py -m vkdnw bench --proxies size vkdnw jacov aznas gradnorm grasp snip synflow naswot zen zico tenas \
+step groups 35 $py -m vkdnw bench proxies size vkdnw jacov aznas gradnorm grasp snip synflow naswot zen zico tenas \
   --dataset cifar100 --n-archs 6 --batch-size 64 --threads 4 --device "$dev" --out "$out/groups_cifar100.csv"
 
 # K scoring jobs at once on the one GPU, each a real block of the paper's settings (VKDNW at
@@ -63,6 +63,6 @@ export py out dev
 step throughput 60 bash -c 'for k in 1 4 8; do throughput $k vkdnw; done'
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv || true
 
-step mbv2 35 $py -m vkdnw bench --space mbv2 --n-archs 20 --batch-size 64 --resolution 224 --num-classes 1000 \
+step mbv2 35 $py -m vkdnw bench mbv2 --n-archs 20 --batch-size 64 --resolution 224 --num-classes 1000 \
   --threads 8 --device "$dev" --n-jacobian 0 --out "$out/mbv2_search.csv"
 date

@@ -164,7 +164,7 @@ def test_running_aggregate_and_top_equal_the_full_recomputation_bit_for_bit():
 def test_bench_search_aggregate_times_both_ways_and_checks_they_agree(tmp_path, capsys):
     from vkdnw.cli import main
 
-    main(["bench", "--search-aggregate", "1100", "1500", "--out", str(tmp_path / "agg.csv")])
+    main(["bench", "search-aggregate", "1100", "1500", "--out", str(tmp_path / "agg.csv")])
     df = pd.read_csv(tmp_path / "agg.csv")
     assert df["n"].tolist() == [1100, 1500] and (df[["full_s", "running_s"]] > 0).all().all()
     assert "iterations 1100..1500" in capsys.readouterr().out

@@ -370,12 +370,12 @@ def test_bench_proxies_times_each_precision_on_the_same_nets(tmp_path):
                       threads=1, dtypes=("float32", "float64"))
 
 
-def _bench_two_paths(flag: str, tmp_path, capsys) -> pd.DataFrame:
-    """`vkdnw bench <flag>` on two nets: its per-net CSV, after checking the summary printed."""
+def _bench_two_paths(mode: str, tmp_path, capsys) -> pd.DataFrame:
+    """`vkdnw bench <mode>` on two nets: its per-net CSV, after checking the summary printed."""
     from vkdnw.cli import main
 
     out = tmp_path / "bench.csv"
-    assert main(["bench", flag, "--dataset", "ImageNet16-120", "--n-archs", "2", "--batch-size", "4",
+    assert main(["bench", mode, "--dataset", "ImageNet16-120", "--n-archs", "2", "--batch-size", "4",
                  "--threads", "1", "--out", str(out)]) == 0
     assert "geomean_ratio" in capsys.readouterr().out
     df = pd.read_csv(out)
@@ -384,13 +384,13 @@ def _bench_two_paths(flag: str, tmp_path, capsys) -> pd.DataFrame:
 
 
 def test_bench_ntk_times_both_jacobian_paths_on_the_same_nets(tmp_path, capsys):
-    df = _bench_two_paths("--ntk", tmp_path, capsys)
+    df = _bench_two_paths("ntk", tmp_path, capsys)
     assert (df["loop_s"] > 0).all() and (df["batched_s"] > 0).all()
     assert (df["cond_rel_diff"] < 1e-5).all()  # both paths give the same score
 
 
 def test_bench_naswot_kernel_times_both_kernels_and_finds_the_same_score(tmp_path, capsys):
-    df = _bench_two_paths("--naswot-kernel", tmp_path, capsys)
+    df = _bench_two_paths("naswot-kernel", tmp_path, capsys)
     assert (df["reference_s"] > 0).all() and (df["fast_s"] > 0).all()
     assert df["identical"].all()
 

@@ -185,10 +185,10 @@ def test_manifest_dirty_flag_ignores_the_results_tree(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = json.dumps({"results": "res"})
     write_manifest(cfg, "res/manifest.yaml", [], [])
-    assert yaml.safe_load((tmp_path / "res/manifest.yaml").read_text())["git_dirty"] is False
+    assert yaml.safe_load((tmp_path / "res/manifest.yaml").read_text())["git"]["dirty"] is False
     (tmp_path / "code.py").write_text("x = 2\n")
     write_manifest(cfg, "res/manifest.yaml", [], [])
-    assert yaml.safe_load((tmp_path / "res/manifest.yaml").read_text())["git_dirty"] is True
+    assert yaml.safe_load((tmp_path / "res/manifest.yaml").read_text())["git"]["dirty"] is True
 
 
 def test_manifest_sums_scoring_seconds_of_every_committed_block(tmp_path):

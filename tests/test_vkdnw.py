@@ -138,13 +138,13 @@ def test_score_is_reproducible_and_failure_is_recorded(monkeypatch):
 def test_bench_command_runs(capsys):
     from vkdnw.cli import main
 
-    assert main(["bench", "--dataset", "ImageNet16-120", "--n-archs", "1", "--batch-size", "2", "--threads", "1"]) == 0
+    assert main(["bench", "fisher", "--dataset", "ImageNet16-120", "--n-archs", "1", "--batch-size", "2", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "geomean_ratio" in out and "ImageNet16-120" in out
 
 
 def test_roofline_counts_the_fast_paths_sweeps(tmp_path):
-    """`vkdnw bench --roofline`: min(C, 64) sweeps (10 on CIFAR-10, 64 on ImageNet16-120), each
+    """`vkdnw bench roofline`: min(C, 64) sweeps (10 on CIFAR-10, 64 on ImageNet16-120), each
     timed, and the fast path's time relative to that floor."""
     from vkdnw.bench import run_roofline
 

@@ -425,7 +425,8 @@ def test_archive_verifies_and_detects_corruption(tiny_run, tmp_path):
 
     with tarfile.open(archive) as tar:
         manifest = yaml.safe_load(tar.extractfile("results/MANIFEST.yaml").read())
-    assert manifest["config"]["n_archs"] == cfg["n_archs"] and manifest["torch"] and manifest["pip_freeze"]
+    assert manifest["config"]["n_archs"] == cfg["n_archs"] and manifest["versions"]["torch"] and manifest["pip_freeze"]
+    assert manifest["versions"].keys() >= {"python", "cuda", "cudnn"} and "slurm_job_ids" in manifest["machine"]
     assert manifest["benchmark"]["sha256"] and "nb201/tables/table1.csv" in manifest["files"]
     assert set(manifest["git"]) == {"commit", "dirty"}
 

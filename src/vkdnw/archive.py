@@ -12,45 +12,25 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import yaml
 
 from vkdnw.io import atomic_write
 from vkdnw.io import sha256_file
-from vkdnw.workflow import _git
+from vkdnw.provenance import provenance
 
 MANIFEST = "MANIFEST.yaml"
 SKIP = re.compile(r"(\.tmp$|\.partial\.parquet$|(^|/)\.)")
 
 
-def _torch_versions() -> dict[str, str | None]:
-    import torch
-
-    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-    cuda = torch.version.cuda
-    return {"torch": str(torch.__version__), "cuda": str(cuda) if cuda else None, "cudnn": str(cudnn) if cudnn else None}
-
-
 def _pip_freeze() -> list[str]:
     out = subprocess.run([sys.executable, "-m", "pip", "freeze"], capture_output=True, text=True)
     return sorted(out.stdout.split("\n")) if out.returncode == 0 else [f"pip freeze failed: {out.stderr.strip()}"]
-
-
-def slurm_job_ids(workdir: str | Path = ".") -> list[str]:
-    """Job ids from the environment and from the SLURM executor's log folder."""
-    ids = {os.environ[k] for k in ("SLURM_JOB_ID",) if k in os.environ}
-    logs = Path(workdir) / ".snakemake" / "slurm_logs"
-    if logs.is_dir():
-        ids |= {p.stem for p in logs.rglob("*.log") if p.stem.isdigit()}
-    return sorted(ids, key=int)
 
 
 def collect_files(root: Path) -> list[Path]:
@@ -59,16 +39,10 @@ def collect_files(root: Path) -> list[Path]:
 
 def build_manifest(root: Path, files: list[Path], config: dict, benchmark: str | None) -> dict:
     return {
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **provenance(config),
         "root": root.name,
-        "config": config,
-        "git": {"commit": _git("rev-parse", "HEAD"), "dirty": bool(_git("status", "--porcelain", "--untracked-files=no"))},
-        "python": sys.version.split()[0],
-        **_torch_versions(),
         "pip_freeze": _pip_freeze(),
         "benchmark": {"path": benchmark, "sha256": sha256_file(benchmark)} if benchmark else None,
-        "hostname": socket.gethostname(),
-        "slurm_job_ids": slurm_job_ids(),
         "files": {p.relative_to(root).as_posix(): sha256_file(p) for p in files},
     }
 

@@ -1,4 +1,4 @@
-"""``vkdnw bench``: the fast Fisher path against the authors' algorithm, same nets, one run.
+"""``vkdnw bench MODE``: the fast Fisher path against the authors' algorithm, same nets, one run.
 
 For each dataset setting, draws ``n_archs`` unique archs with a fixed seed, builds each net
 exactly as scoring does, and times :func:`fisher` and :func:`fisher_reference` back to back.
@@ -57,7 +57,7 @@ def _timed(fn, *args, device: torch.device = torch.device("cpu")) -> tuple[torch
 def _bench_archs(mode: str, n_archs: int, seed: int, batch_size: int, threads: int) -> list[str]:
     """The same ``n_archs`` unique archs for every bench mode (seeded), at ``threads`` threads."""
     torch.set_num_threads(threads)
-    print(f"vkdnw bench{mode}: {n_archs} unique archs (seed {seed}), batch {batch_size}, {threads} threads, "
+    print(f"vkdnw bench {mode}: {n_archs} unique archs (seed {seed}), batch {batch_size}, {threads} threads, "
           f"torch {torch.__version__}")
     return random.Random(seed).sample(select_archs("unique"), n_archs)
 
@@ -115,7 +115,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
 def run_bench(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, threads: int,
               out: str | None = None, reference_dtype: str = "float32", device: str = "cpu",
               sweeps: str = "auto") -> pd.DataFrame:
-    archs = _bench_archs("", n_archs, seed, batch_size, threads)
+    archs = _bench_archs("fisher", n_archs, seed, batch_size, threads)
     print(f"reference algorithm in {reference_dtype}, fast path in float64 ({sweeps} sweeps), on {device}")
     dt = getattr(torch, reference_dtype)
     df = pd.concat([bench_dataset(ds, archs, batch_size, dt, device, sweeps) for ds in datasets],
@@ -145,7 +145,7 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
     no_float64 = [p for p in proxies if not get_proxy(p).float64]
     if set(dtypes) != {"float32"} and no_float64:  # they would silently time float32 twice
         raise ValueError(f"--dtypes float64: {no_float64} have no float64 path (zico and grasp do)")
-    archs = _bench_archs(" --proxies", n_archs, seed, batch_size, threads)
+    archs = _bench_archs("proxies", n_archs, seed, batch_size, threads)
     dev = scoring_device(device)
     rows = []
     for ds in datasets:
@@ -200,7 +200,7 @@ def bench_ntk(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, 
     largest relative difference, so a faster path that changed the score would show."""
     from vkdnw.proxies import tenas
 
-    archs = _bench_archs(" --ntk", n_archs, seed, batch_size, threads)
+    archs = _bench_archs("ntk", n_archs, seed, batch_size, threads)
     rows = []
     for ds, arch, net, x in _proxy_nets("tenas", datasets, archs, seed, batch_size):
         jac_loop, t_loop = _timed(tenas.ntk_jacobian, net, x)
@@ -227,7 +227,7 @@ def bench_naswot_kernel(*, datasets: list[str], n_archs: int, seed: int, batch_s
     also whether the two log-determinants are bit-identical, as the integer kernel implies."""
     from vkdnw.proxies import naswot
 
-    archs = _bench_archs(" --naswot-kernel", n_archs, seed, batch_size, threads)
+    archs = _bench_archs("naswot-kernel", n_archs, seed, batch_size, threads)
     rows = []
     for ds, arch, net, x in _proxy_nets("naswot", datasets, archs, seed, batch_size):
         ref, t_ref = _timed(naswot.naswot_logdet, net, x, naswot.code_kernel_reference)
@@ -250,12 +250,12 @@ def _sweep_seconds(net: torch.nn.Module, x: torch.Tensor, repeats: int = 3) -> t
     activation gradients only. Returns (sweeps the fast path needs, seconds per sweep)."""
     import copy
 
-    from vkdnw.proxies.vkdnw import _head
+    from vkdnw.proxies.vkdnw import classifier_head
 
     net = copy.deepcopy(net).double().eval().to(memory_format=torch.channels_last)
     net.requires_grad_(False)
     x = x.detach().double().contiguous(memory_format=torch.channels_last).requires_grad_(True)
-    head = _head(net)
+    head = classifier_head(net)
     feats = net.features(x)
     n_sweeps = min(head.weight.shape)
     cot = torch.ones_like(feats)
@@ -270,7 +270,7 @@ def run_roofline(*, datasets: list[str], n_archs: int, seed: int, batch_size: in
     """How close the fast path is to its own floor: min(C, 64) float64 reverse sweeps. The
     ratio to the authors' algorithm can be no larger than reference / floor, whatever the
     implementation of the sweeps, so this says where a speed-up target is out of reach."""
-    archs = _bench_archs(" --roofline", n_archs, seed, batch_size, threads)
+    archs = _bench_archs("roofline", n_archs, seed, batch_size, threads)
     rows = []
     for ds in datasets:
         info = dataset_info(ds)

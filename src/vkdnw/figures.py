@@ -16,16 +16,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau, rankdata, spearmanr
 
-matplotlib.use("Agg")  # files only, no display on cluster nodes
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy.stats import kendalltau, rankdata, spearmanr  # noqa: E402
-
-from vkdnw.io import atomic_write, read_parquet  # noqa: E402
-from vkdnw.metrics import ALL_MODELS, evaluate, paper_comparable, with_accuracy  # noqa: E402
+from vkdnw.io import read_parquet
+from vkdnw.metrics import ALL_MODELS, evaluate, paper_comparable, with_accuracy
+from vkdnw.plotting import plt, save_figure
 
 COMPONENTS = {"VKDNW": "vkdnw", "expressivity": "expressivity", "progressivity": "progressivity",
               "trainability": "trainability"}
@@ -57,22 +54,6 @@ def size_profile(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), pd.DataFrame(overall)
 
 
-def _save(fig: plt.Figure, out_dir: Path, stem: str) -> list[Path]:
-    """Write ``stem``.png and .svg atomically, then free the figure."""
-    written = []
-    # No creation date, and SVG ids from a fixed salt: a rerun writes the same bytes, so an
-    # archive's checksums compare across runs.
-    metadata = {"png": {"Software": None}, "svg": {"Date": None}}
-    with plt.rc_context({"svg.hashsalt": "vkdnw"}):
-        for fmt in ("png", "svg"):
-            out = out_dir / f"{stem}.{fmt}"
-            atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight",
-                                                      metadata=metadata[fmt]))
-            written.append(out)
-    plt.close(fig)
-    return written
-
-
 def draw_figures(score_files: list[str], out_dir: str | Path) -> list[Path]:
     """figure3_<dataset>.png/.svg and figure4_<dataset>.png/.svg for each run's scores."""
     out_dir = Path(out_dir)
@@ -94,7 +75,7 @@ def draw_figures(score_files: list[str], out_dir: str | Path) -> list[Path]:
             ax.set_title(f"Figure {fig_no}: components vs {size}, {dataset}")
             ax.axhline(0.5 if fig_no == 3 else 0.0, color="grey", lw=0.5)
             ax.legend(fontsize=8)
-            written += _save(fig, out_dir, f"figure{fig_no}_{dataset}")
+            written += save_figure(fig, out_dir, f"figure{fig_no}_{dataset}")
     return written
 
 
@@ -140,7 +121,7 @@ def draw_toy(out_dir: str | Path) -> list[Path]:
         ax.set_xticks(pos)
     axes[0].set_ylabel("accuracy of the net placed there")
     fig.suptitle("Figure 2: toy example, 10 nets with accuracies 100, 90, ..., 10", fontsize=10)
-    return _save(fig, out_dir, "figure2")
+    return save_figure(fig, out_dir, "figure2")
 
 
 def draw_figure1(table_csv: str | Path, out_dir: str | Path) -> list[Path]:
@@ -170,7 +151,7 @@ def draw_figure1(table_csv: str | Path, out_dir: str | Path) -> list[Path]:
         else:  # a sample's nDCG@1000 is not the paper's: no ticks to compare against
             title += f"\n{int(t['n_nets'].min())}-net sample: not comparable with the paper's nDCG"
         ax.set_title(title, fontsize=10)
-        written += _save(fig, out_dir, f"figure1_{dataset}")
+        written += save_figure(fig, out_dir, f"figure1_{dataset}")
     return written
 
 
@@ -204,4 +185,4 @@ def draw_rank_accuracy(ranks_path: str | Path, benchmark_path: str | Path, datas
         ax.set_ylabel(f"{dataset} test accuracy (%)")
     fig.suptitle(f"Rank vs accuracy, {dataset}, {len(df)} nets (log-count density; red: median per decile)",
                  fontsize=10)
-    return _save(fig, out_dir, f"rank_accuracy_{dataset}")
+    return save_figure(fig, out_dir, f"rank_accuracy_{dataset}")

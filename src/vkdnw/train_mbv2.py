@@ -346,7 +346,7 @@ def plot_curves(log_csv: str | Path, out_dir: str | Path) -> list[Path]:
     """Loss and accuracy per epoch as ``curves.png``/``curves.svg`` in ``out_dir``."""
     import pandas as pd
 
-    from vkdnw.figures import _save, plt
+    from vkdnw.plotting import plt, save_figure
 
     df = pd.read_csv(log_csv)
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -359,7 +359,7 @@ def plot_curves(log_csv: str | Path, out_dir: str | Path) -> list[Path]:
     b.set(xlabel="epoch", ylabel="accuracy (%)")
     b.legend()
     fig.tight_layout()
-    return _save(fig, Path(out_dir), "curves")
+    return save_figure(fig, Path(out_dir), "curves")
 
 
 PAPER_TABLE2 = {"method": "VKDNW_agg (paper)", "flops_M": 480.0, "top1": 78.8, "search_gpu_days": 0.4}

@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import platform
-import socket
-import subprocess
-import sys
-import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +11,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from vkdnw.benchmark import BENCHMARK_SHA256, BENCHMARK_SOURCE
+from vkdnw.provenance import provenance
 from vkdnw.io import corrupt_copy, parquet_metadata, read_parquet, sha256_file, write_parquet, write_text
 from vkdnw.scoring import META_COLUMNS, select_archs
 from vkdnw.spaces import nb201
@@ -220,23 +214,6 @@ def merge_blocks(
 # ----------------------------------------------------------------------------- provenance
 
 
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": sys.version.split()[0]}
-    for pkg in ("torch", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "snakemake", "vkdnw"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
 def _wall_seconds(benchmark_files: list[str]) -> float:
     total = 0.0
     for f in benchmark_files:
@@ -271,23 +248,12 @@ def _benchmark_source(inputs: list[str]) -> dict[str, str] | None:
 
 
 def write_manifest(config: str, out: str | Path, inputs: list[str], wall_seconds_from: list[str]) -> dict:
-    """Config, commit, library versions, machine, summed job wall time (of the jobs whose
+    """Provenance (:mod:`vkdnw.provenance`), summed job wall time (of the jobs whose
     benchmark files this checkout has), summed scoring seconds per run and group (of every
     committed block) and input checksums."""
     cfg = json.loads(config) if config.strip().startswith("{") else config
-    # Dirty means code or config differ from the commit: the results tree (whose files this
-    # very run rewrites, the manifest among them) does not count.
-    results = cfg.get("results") if isinstance(cfg, dict) else None
-    exclude = [".", f":(exclude){results}"] if results else []
     manifest = {
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "config": cfg,
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", *exclude)),
-        "versions": _versions(),
-        "machine": {"hostname": socket.gethostname(), "platform": platform.platform(),
-                    "processor": platform.processor() or platform.machine(),
-                    "cpu_count": os.cpu_count()},
+        **provenance(cfg, cfg.get("results") if isinstance(cfg, dict) else None),
         "job_wall_seconds_total": _wall_seconds(wall_seconds_from),
         "scoring_seconds": _scoring_seconds(inputs),
         "benchmark": _benchmark_source(inputs),

@@ -28,7 +28,7 @@ def code_kernel(codes: torch.Tensor) -> torch.Tensor:
     is ``D - s_i - s_j + (c c^T)_ij``, so one matmul does: ``2 c c^T - s_i - s_j + D``. Its
     entries are integer counts <= D, which a float32 matmul gets exactly while D < 2**24 (16,384
     units for NB201 at 32 px), so K is the float64 two-matmul form's to the bit at a fraction
-    of its cost (`vkdnw bench --naswot-kernel`)."""
+    of its cost (`vkdnw bench naswot-kernel`)."""
     d = codes.shape[1]
     f = codes.to(torch.float32 if d < EXACT_FLOAT32_COUNT else torch.float64)
     s = f.sum(1, keepdim=True).double()

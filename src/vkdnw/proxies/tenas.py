@@ -9,7 +9,7 @@ of linear regions, two columns. TE-NAS ranks by the sum of both ranks.
   Rows come from B backward calls over one retained graph, as the reference does; a single
   vmapped backward (``is_grads_batched``) gives the same J but was slower on this CPU: a
   median 1.6x (1.3x to 1.9x) over the 16 nets of ``results/reference/bench/bench_ntk_b64.csv``
-  (``vkdnw bench --ntk``).
+  (``vkdnw bench ntk``).
 * ``linear_regions``: higher is better. A noise batch of the same size (always noise, as in
   the reference) goes through the net (train mode, no grad); each sample's code is the sign
   of every ReLU output; the count is ``sum_i 1 / #{j : code_j == code_i}``.
@@ -48,7 +48,7 @@ def ntk_jacobian(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def ntk_jacobian_batched(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The same J from one vmapped backward; kept for ``vkdnw bench --ntk``."""
+    """The same J from one vmapped backward; kept for ``vkdnw bench ntk``."""
     params = _ntk_params(net)
     s = net(x).sum(dim=1)
     eye = torch.eye(len(x), dtype=s.dtype, device=s.device)

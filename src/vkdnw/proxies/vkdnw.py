@@ -164,7 +164,7 @@ class _Reader:
             row[:, col] = val.reshape(val.shape[0], -1).sum(1)
 
 
-def _head(model: nn.Module) -> nn.Linear | None:
+def classifier_head(model: nn.Module) -> nn.Linear | None:
     """The final classifier if the model exposes ``features`` + a Linear ``classifier``."""
     head = getattr(model, "classifier", None)
     if isinstance(head, nn.Linear) and callable(getattr(model, "features", None)):
@@ -210,7 +210,7 @@ def jacobian_fast(
         # float64 convolutions run 1.2-1.7x faster in NHWC on CPU (measured, 1 thread).
         net = net.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    head = _head(net)
+    head = classifier_head(net)
     head_name = next((n for n, m in net.named_modules() if m is head), None)
 
     readers: dict[str, _Reader] = {}

@@ -2,18 +2,21 @@
 import json
 import os
 
+# Planning imports no torch, scipy or sklearn: `snakemake -n` runs where only the workflow's
+# light dependencies are installed (a login node).
 from vkdnw.ablation import TABLES as ABLATION_TABLES, settings_by_id, table_settings
 from vkdnw.benchmark import check_benchmark
-from vkdnw.proxies.registry import files_hash, proxy_version
-from vkdnw.scoring import n_blocks, select_archs
-from vkdnw.workflow import (
+from vkdnw.plan import (
+    check_zero_cost_overrides,
     data_folder,
+    n_blocks,
     proxy_settings,
+    select_archs,
     surrogate_folder,
     surrogate_read,
-    check_zero_cost_overrides,
     zero_cost_batch,
 )
+from vkdnw.proxies.catalog import files_hash, proxy_version
 
 # A malformed benchmark table stops the workflow here, before any scoring job starts.
 check_benchmark(

@@ -23,7 +23,7 @@ from vkdnw.proxies.vkdnw import entropy, fisher, spectrum_deciles
 from vkdnw.proxies.vkdnw_reference import fisher_reference
 from vkdnw.scoring import score_net, scoring_device
 from vkdnw.spaces.nb201 import dataset_info
-from vkdnw.workflow import zero_cost_entry
+from vkdnw.plan import zero_cost_entry
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -52,7 +52,7 @@ def test_path_features_match_networkx_on_sampled_cells():
     Bellman-Ford with weight -1 on S-edges and +1 on the others, edges added in zc_combine's order."""
     nx = pytest.importorskip("networkx")
     from vkdnw.graf import SUBSETS, _name, cell_edges
-    from vkdnw.scoring import select_archs
+    from vkdnw.plan import select_archs
 
     order = ((1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4))
     for arch in [TIE, CHAIN, DIRECT, *select_archs("all", 400, 1)]:
@@ -79,7 +79,7 @@ def test_feature_frame_rejects_bad_arch():
 def test_random_forest_learns_a_graph_function():
     """Accuracy = a function of the op counts: GRAF ranks the test nets almost perfectly,
     while a model without graph features only has params to go on."""
-    from vkdnw.scoring import select_archs
+    from vkdnw.plan import select_archs
 
     archs = select_archs("unique", 300, 0)
     f = feature_frame(archs)
@@ -117,7 +117,7 @@ def test_model_variants_measure_each_feature_set_over_seeds(tmp_path):
     (GRAF: 185 graph features + params; 4 degree features per op subset)."""
     from vkdnw.io import write_parquet
     from vkdnw.model_driven import VARIANTS, model_variants
-    from vkdnw.scoring import select_archs
+    from vkdnw.plan import select_archs
 
     archs = select_archs("unique", 120, 0)
     f = feature_frame(archs)
@@ -151,7 +151,7 @@ def test_model_variants_measure_each_feature_set_over_seeds(tmp_path):
 def test_model_rows_say_which_scores_and_inputs_fed_them():
     """A model row names the proxy groups it was fed and their input and batch, as single
     rows do; a run without a required zero-cost group writes no (VKDNW+ZCS) rows."""
-    from vkdnw.scoring import select_archs
+    from vkdnw.plan import select_archs
 
     archs = select_archs("unique", 60, 0)
     rng = np.random.default_rng(0)
@@ -174,7 +174,7 @@ def test_model_rows_say_which_scores_and_inputs_fed_them():
 def test_a_run_too_small_for_n_train_writes_no_model_rows_and_says_why(tmp_path, capsys):
     from vkdnw.io import read_parquet, write_parquet
     from vkdnw.model_driven import run_model_metrics
-    from vkdnw.scoring import select_archs
+    from vkdnw.plan import select_archs
 
     archs = select_archs("unique", 30, 0)
     rng = np.random.default_rng(0)
@@ -194,7 +194,7 @@ def test_a_run_too_small_for_n_train_writes_no_model_rows_and_says_why(tmp_path,
 
 def test_degree_features_are_rows_of_their_own():
     """The GRAF rows keep the paper's feature set; the degree features add labelled rows."""
-    from vkdnw.scoring import select_archs
+    from vkdnw.plan import select_archs
 
     archs = select_archs("unique", 150, 0)
     f = feature_frame(archs)

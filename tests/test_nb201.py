@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from vkdnw.spaces import nb201
+from vkdnw.spaces import nb201, nb201_net
 
 
 def test_counts():
@@ -30,7 +30,7 @@ def test_enumeration_order_and_index():
 @pytest.mark.parametrize("seed", range(8))
 def test_aleph_formula(seed):
     arch = random.Random(seed).choice(nb201.all_archs())
-    net = nb201.build_network(arch, 10)
+    net = nb201_net.build_network(arch, 10)
     n_conv = sum(op.startswith("nor_conv") for op in nb201.parse_arch(arch))
     assert len(list(net.named_parameters())) == nb201.aleph(arch) == 21 + 45 * n_conv
 
@@ -62,7 +62,7 @@ def test_bad_arch_strings(bad, words):
 def test_build_network_forward():
     arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
     for name, info in nb201.DATASETS.items():
-        net = nb201.build_network(arch, info["num_classes"])
+        net = nb201_net.build_network(arch, info["num_classes"])
         out = net(torch.randn(2, 3, info["resolution"], info["resolution"]))
         assert out.shape == (2, info["num_classes"]), name
 

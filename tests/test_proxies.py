@@ -16,7 +16,7 @@ from vkdnw.proxies.common import fresh_net
 from vkdnw.proxies.registry import NetContext, code_digest, get_proxy, list_proxies, proxy_version, register_proxy
 from vkdnw.scoring import score_net
 from vkdnw.spaces.nb201 import dataset_info
-from vkdnw.workflow import check_zero_cost_overrides, proxy_settings
+from vkdnw.plan import check_zero_cost_overrides, proxy_settings
 
 DENSE = "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 SMALL = "|nor_conv_1x1~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
@@ -59,6 +59,24 @@ def test_every_group_declares_a_version_the_scoring_params_carry():
     for bad in (0, "1", 1.0, True):
         with pytest.raises(ValueError, match="version must be a positive integer"):
             register_proxy("test_bad_version", version=bad, columns=("x",))
+
+
+def test_the_planning_catalog_reads_what_the_registry_registers(tmp_path):
+    """The DAG reads each group's name, version, input and precision from the decorator's source
+    (no torch); the registry imports the modules. Both must agree, group by group."""
+    from vkdnw.proxies import catalog
+
+    assert catalog.group_names() == list_proxies()
+    for name in list_proxies():
+        spec, info = get_proxy(name), catalog.group(name)
+        assert (info.version, info.paper_input, info.float64) == (spec.version, spec.paper_input, spec.float64)
+        assert catalog.proxy_version(name) == proxy_version(name)
+    with pytest.raises(ValueError, match="unknown proxy 'nope'; registered: "):
+        catalog.group("nope")
+    module = tmp_path / "late.py"
+    module.write_text("V = 2\n@register_proxy('late', version=V, columns=('x',))\ndef f(ctx):\n    return {}\n")
+    with pytest.raises(ValueError, match="late.py: register_proxy's version must be a literal"):
+        catalog.module_groups(module)
 
 
 def test_code_digest_ignores_comments_and_docstrings_only(tmp_path):

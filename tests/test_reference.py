@@ -14,7 +14,7 @@ import yaml
 from conftest import CROSS_CPU_RTOL, REPO, value_atol
 from vkdnw.cli import main
 from vkdnw.rescore import scores_path, value_columns
-from vkdnw.workflow import proxy_settings
+from vkdnw.plan import proxy_settings
 
 # Rescoring every committed group takes about a minute: left out of `-m "not slow"`.
 pytestmark = pytest.mark.slow

@@ -5,7 +5,8 @@ import pytest
 
 from vkdnw.cli import main
 from vkdnw.io import read_parquet
-from vkdnw.scoring import score_block, select_archs
+from vkdnw.plan import select_archs
+from vkdnw.scoring import score_block
 from vkdnw.workflow import merge_blocks
 
 SETTINGS = {"vkdnw": {"batch_size": 2}}
@@ -251,7 +252,7 @@ def test_every_registered_group_accepts_the_settings_the_workflow_gives_it():
 
     from vkdnw.config import load_config
     from vkdnw.proxies.registry import check_settings, list_proxies
-    from vkdnw.workflow import proxy_settings
+    from vkdnw.plan import proxy_settings
 
     for path in ["config.yaml", *glob.glob("config/*.yaml")]:
         cfg = load_config(path)

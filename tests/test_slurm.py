@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from vkdnw.scoring import select_archs
+from vkdnw.plan import select_archs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 TIMEOUT = 900

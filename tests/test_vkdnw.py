@@ -20,7 +20,7 @@ from vkdnw.proxies.vkdnw import (
 )
 from vkdnw.proxies.vkdnw_reference import fisher_reference, jacobian_reference
 from vkdnw.scoring import score_net
-from vkdnw.spaces import nb201
+from vkdnw.spaces import nb201, nb201_net
 
 SMALL_ARCHS = [
     "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|skip_connect~2|",
@@ -30,7 +30,7 @@ SMALL_ARCHS = [
 
 
 def _net(arch: str, C: int, seed: int = 0) -> nn.Module:
-    return kaiming_init_(nb201.build_network(arch, C), torch.Generator().manual_seed(seed))
+    return kaiming_init_(nb201_net.build_network(arch, C), torch.Generator().manual_seed(seed))
 
 
 # The GPU's batched sweeps, forced on the CPU: 7 images per pass are 2 replicas of the batch of

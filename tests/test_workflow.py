@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import BENCHMARK_ENV, PRESET_CONFIGS, REPO
-from vkdnw.scoring import select_archs
+from vkdnw.plan import select_archs
 
 pytestmark = pytest.mark.workflow
 TIMEOUT = 1200
@@ -379,6 +380,15 @@ SHIPPED_CONFIGS = ["config.yaml", *PRESET_CONFIGS]
 @pytest.mark.slow
 @pytest.mark.parametrize("config", SHIPPED_CONFIGS)
 def test_shipped_configs_dry_run(config, tmp_path):
+    """Every shipped config plans, and plans without the ML stack: torch, scipy and sklearn are
+    hidden (importing them raises), as on a login node with only the workflow's light needs."""
+    hidden = tmp_path / "hidden"
+    for module in ("torch", "scipy", "sklearn"):
+        (hidden / module).mkdir(parents=True)
+        (hidden / module / "__init__.py").write_text(f"raise ImportError('{module} is hidden')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hidden), os.environ.get("PYTHONPATH", "")])}
+    probe = subprocess.run([sys.executable, "-c", "import torch"], env=env, capture_output=True, text=True)
+    assert "torch is hidden" in probe.stderr
     # The shipped benchmark path is relative to the repo; point it at the one this machine has.
     bench = os.environ.get(BENCHMARK_ENV)
     override = tmp_path / "override.yaml"
@@ -387,7 +397,7 @@ def test_shipped_configs_dry_run(config, tmp_path):
     for target in ["all"] + (["ablations"] if bench else []):
         proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
                                target, "-n", "--quiet", "rules", "--configfile", str(REPO / config), str(override)],
-                              capture_output=True, text=True, timeout=TIMEOUT)
+                              capture_output=True, text=True, timeout=TIMEOUT, env=env)
         assert proc.returncode == 0, f"{target}: " + proc.stdout[-3000:] + proc.stderr[-3000:]
 
 

@@ -17,9 +17,8 @@ from typing import Any
 import pandas as pd
 
 from vkdnw.io import read_parquet, write_text
-from vkdnw.metrics import paper_comparable
 from vkdnw.paper import TABLE5, TABLE8, TABLE9
-from vkdnw.workflow import data_folder
+from vkdnw.plan import data_folder
 
 TABLES = ("table5", "table8", "table9")
 METRIC_COLUMNS = ["kt", "spr", "ndcg", "top1"]
@@ -125,6 +124,8 @@ def build_table(cfg: dict[str, Any], table: str, runs: dict[str, list[str]],
 
     ``runs`` maps a setting id to its runs' metrics.parquet paths.
     """
+    from vkdnw.metrics import paper_comparable  # scipy: not for the DAG, which imports this module
+
     out = []
     for row in (r for r in ablation_rows(cfg) if r.table == table):
         labels = dict(row.labels)

@@ -24,7 +24,8 @@ from vkdnw.proxies.common import fresh_net, random_input
 from vkdnw.proxies.registry import NetContext
 from vkdnw.proxies.vkdnw import fisher
 from vkdnw.proxies.vkdnw_reference import fisher_reference
-from vkdnw.scoring import scoring_device, select_archs
+from vkdnw.plan import select_archs
+from vkdnw.scoring import scoring_device
 from vkdnw.spaces.nb201 import aleph, dataset_info
 
 
@@ -140,7 +141,7 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
     """
     from vkdnw.proxies.registry import get_proxy
     from vkdnw.scoring import score_net
-    from vkdnw.workflow import zero_cost_entry
+    from vkdnw.plan import zero_cost_entry
 
     no_float64 = [p for p in proxies if not get_proxy(p).float64]
     if set(dtypes) != {"float32"} and no_float64:  # they would silently time float32 twice

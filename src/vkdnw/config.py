@@ -96,7 +96,30 @@ def validate_config(cfg: dict[str, Any], source: str = "config") -> dict[str, An
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE - 3] + "..."
         raise ValueError(f"{source}: invalid config at {where}: {message}") from None
+    _resolve_groups(cfg, source)
     return cfg
+
+
+def _resolve_groups(cfg: dict[str, Any], source: str) -> None:
+    """Proxy-group names are the registry's, not the schema's: check every name the config
+    gives (one line for an unknown one) and fill the defaults that name groups."""
+    from vkdnw.paper import TABLE1_ZERO_COST_GROUPS
+    from vkdnw.proxies.catalog import default_run, group, group_names
+
+    if "proxies" not in cfg:
+        cfg["proxies"] = default_run()
+    md = cfg.get("model_driven", {})
+    if md.get("zcs_required", "absent") is None:
+        md["zcs_required"] = list(TABLE1_ZERO_COST_GROUPS)
+    named = [("proxies", cfg["proxies"]), *((f"dataset_proxies/{d}", g) for d, g in cfg.get("dataset_proxies", {}).items()),
+             ("model_driven/zcs_required", md.get("zcs_required") or [])]
+    known = [g for g in group_names() if not group(g).ablation_only]
+    for where, groups in named:
+        unknown = [g for g in groups if g not in known]
+        if unknown:
+            what = "a group only the ablations score" if unknown[0] in group_names() else "unknown proxy group"
+            raise ValueError(f"{source}: invalid config at {where}: {what} {unknown[0]!r}; "
+                             f"a run's groups: {', '.join(known)}")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

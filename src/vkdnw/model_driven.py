@@ -32,6 +32,7 @@ from sklearn.ensemble import RandomForestRegressor
 
 from vkdnw.graf import feature_frame
 from vkdnw.io import read_parquet, write_parquet
+from vkdnw.paper import TABLE1_ZERO_COST_GROUPS
 from vkdnw.metrics import DEGREE_MODELS, MODELS, collections, evaluate, groups_input, with_accuracy
 from vkdnw.proxies.registry import get_proxy
 
@@ -46,7 +47,7 @@ DEGREE_KEYS = ("degree", "avg_in", "avg_out")
 # (its NTK alone costs 6.6 s per net on one CPU thread, more than the
 # others together). A run without one of these writes no (VKDNW+ZCS) row:
 # a forest on, say, SynFlow alone is a weaker model than the paper's, not a reproduction of it.
-PAPER_ZCS_GROUPS = ("jacov", "aznas", "gradnorm", "grasp", "snip", "synflow", "naswot", "zen", "zico")
+PAPER_ZCS_GROUPS = TABLE1_ZERO_COST_GROUPS
 ZCS_GROUPS = PAPER_ZCS_GROUPS + ("tenas",)  # the groups of ZCS_FEATURES but VKDNW's entropy
 ZCS_MODELS = ("(VKDNW+ZCS)_m", "(VKDNW+ZCS+GRAF)_m")
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+# The proxy groups behind Table 1's zero-cost rows (GradSign aside; TE-NAS optional): what the
+# (VKDNW+ZCS) models need before they write a row under the paper's name.
+TABLE1_ZERO_COST_GROUPS = ("jacov", "aznas", "gradnorm", "grasp", "snip", "synflow", "naswot", "zen", "zico")
 
 
 def _rows(text: str, width: int = 3) -> dict[str, dict[str, tuple[float, ...]]]:

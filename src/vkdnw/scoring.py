@@ -9,17 +9,16 @@ random state comes from (seed, dataset, arch) alone, so neither layout changes a
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 
 from vkdnw.io import read_parquet, write_parquet
+
 from vkdnw.proxies.registry import NetContext, check_settings, get_proxy
 from vkdnw.spaces import nb201
 
@@ -41,34 +40,6 @@ def scoring_device(name: str | torch.device) -> torch.device:
         torch.backends.cudnn.conv.fp32_precision = "ieee"
         torch.backends.cuda.matmul.fp32_precision = "ieee"
     return dev
-
-
-def select_archs(subset: str = "all", n_archs: int | None = None, sample_seed: int = 0) -> list[str]:
-    """The archs a run scores, in enumeration order.
-
-    ``subset`` is ``all`` (15,625) or ``unique`` (9,445); ``n_archs`` draws a fixed random
-    sample of that many (for quick runs), seeded by ``sample_seed``.
-    """
-    archs = list(nb201.all_archs())
-    if subset == "unique":
-        archs = [a for a in archs if nb201.is_unique(a)]
-    elif subset != "all":
-        raise ValueError(f"subset must be 'all' or 'unique', got {subset!r}")
-    if n_archs is not None and n_archs < len(archs):
-        rng = np.random.default_rng(sample_seed)
-        keep = np.sort(rng.choice(len(archs), size=n_archs, replace=False))
-        archs = [archs[i] for i in keep]
-    return archs
-
-
-def n_blocks(n: int, block_size: int) -> int:
-    return max(1, math.ceil(n / block_size))
-
-
-def block_archs(archs: list[str], block: int, block_size: int) -> list[str]:
-    if not 0 <= block < n_blocks(len(archs), block_size):
-        raise ValueError(f"block {block} out of range for {len(archs)} archs of {block_size} per block")
-    return archs[block * block_size : (block + 1) * block_size]
 
 
 def read_arch_list(path: str | Path) -> list[str]:

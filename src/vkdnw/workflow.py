@@ -13,90 +13,9 @@ import yaml
 from vkdnw.benchmark import BENCHMARK_SHA256, BENCHMARK_SOURCE
 from vkdnw.provenance import provenance
 from vkdnw.io import corrupt_copy, parquet_metadata, read_parquet, sha256_file, write_parquet, write_text
-from vkdnw.scoring import META_COLUMNS, select_archs
+from vkdnw.plan import select_archs, surrogate_read
+from vkdnw.scoring import META_COLUMNS
 from vkdnw.spaces import nb201
-
-# Groups with settings of their own (the first branches of proxy_settings); every other group
-# is a zero-cost group and reads the `zero_cost` block.
-OWN_SETTINGS = frozenset({"size", "vkdnw", "vkdnw_real"})
-
-
-def proxy_settings(cfg: dict[str, Any], proxy: str, dataset: str | None = None) -> dict[str, Any]:
-    """The settings a proxy group's numbers depend on (and nothing else, for invalidation).
-
-    ``size`` has none and ``vkdnw`` its own block. Every other group gets the zero-cost batch
-    size and, where it reads real images on ``dataset``, that dataset's folder, so that
-    pointing the config at a dataset reruns exactly the proxies that read it.
-    """
-    from vkdnw.proxies.registry import get_proxy
-
-    spec = get_proxy(proxy)
-    if proxy == "size":
-        return {}
-    if proxy == "vkdnw":
-        return {"vkdnw": cfg.get("vkdnw", {})}
-    if proxy == "vkdnw_real":  # Table 5's real-input VKDNW: the VKDNW settings plus the images
-        return {proxy: {**cfg.get("vkdnw", {}), "data": data_folder(cfg, dataset)}}
-    zc = cfg.get("zero_cost", {})
-    mode = zc.get("input", "paper")
-    reads_data = spec.paper_input is not None and (mode == "real" or (mode == "paper" and spec.paper_input == "real"))
-    data = data_folder(cfg, dataset) if reads_data else None
-    return {proxy: zero_cost_entry(zero_cost_batch(cfg, dataset, proxy), data, zero_cost_dtype(cfg, dataset, proxy))}
-
-
-def zero_cost_entry(batch_size: int, data: str | None, dtype: str = "float32") -> dict[str, Any]:
-    """A zero-cost group's settings. float32 adds no ``dtype`` key: blocks scored before the
-    key existed keep the settings (and so the params) they were made with."""
-    return {"batch_size": batch_size, "data": data, **({"dtype": dtype} if dtype != "float32" else {})}
-
-
-def zero_cost_batch(cfg: dict[str, Any], dataset: str | None, proxy: str) -> int:
-    """The batch size of zero-cost group ``proxy`` on ``dataset``: ``zero_cost.dataset_batch_size``
-    where it names both, else ``zero_cost.batch_size``. A group or dataset it does not name
-    keeps the settings (and so the scores) it had before the key existed."""
-    zc = cfg.get("zero_cost", {})
-    by_dataset = zc.get("dataset_batch_size", {}).get(dataset, {})
-    return int(by_dataset.get(proxy, zc.get("batch_size", 64)))
-
-
-def zero_cost_dtype(cfg: dict[str, Any], dataset: str | None, proxy: str) -> str:
-    """The float precision of zero-cost group ``proxy`` on ``dataset``: ``zero_cost.dataset_dtype``
-    where it names both, else ``zero_cost.dtype``, else float32 (the reference's)."""
-    zc = cfg.get("zero_cost", {})
-    by_dataset = zc.get("dataset_dtype", {}).get(dataset, {})
-    return str(by_dataset.get(proxy, zc.get("dtype", {}).get(proxy, "float32")))
-
-
-def check_zero_cost_overrides(cfg: dict[str, Any]) -> None:
-    """``zero_cost.dataset_batch_size`` may name only zero-cost groups, and ``zero_cost.dtype``
-    and ``dataset_dtype`` only the groups that can run in float64 (the schema checks the
-    datasets and values; the groups are the registry's): a typo would otherwise be silently
-    ignored."""
-    from vkdnw.proxies.registry import get_proxy, list_proxies
-
-    zc = cfg.get("zero_cost", {})
-    allowed = set(list_proxies()) - OWN_SETTINGS
-    float64 = {p for p in allowed if get_proxy(p).float64}
-    named = [(f"dataset_batch_size.{d}", g, allowed) for d, g in zc.get("dataset_batch_size", {}).items()]
-    named += [("dtype", zc.get("dtype", {}), float64)]
-    named += [(f"dataset_dtype.{d}", g, float64) for d, g in zc.get("dataset_dtype", {}).items()]
-    for key, groups, ok in named:
-        unknown = sorted(set(groups) - ok)
-        if unknown:
-            what = "zero-cost proxy groups" if ok is allowed else "zero-cost groups with a float64 path"
-            raise ValueError(f"zero_cost.{key}: {unknown} are not {what}; those are {sorted(ok)}")
-
-
-def surrogate_folder(cfg: dict[str, Any], dataset: str) -> str:
-    """Where the workflow writes a dataset's surrogate images (see ``surrogate_data``)."""
-    return f"{cfg['results']}/nb201/data/surrogate/{dataset}"
-
-
-def surrogate_read(cfg: dict[str, Any], settings: dict[str, Any], dataset: str) -> str | None:
-    """The surrogate folder a scoring job with these proxy settings reads, if any."""
-    folder = surrogate_folder(cfg, dataset)
-    return folder if any(s.get("data") == folder for s in settings.values()) else None
-
 
 def ensure_surrogate(cfg: dict[str, Any], settings: dict[str, Any], dataset: str) -> Path | None:
     """Write the surrogate folder these proxy settings read where it is missing (it is not
@@ -109,20 +28,6 @@ def ensure_surrogate(cfg: dict[str, Any], settings: dict[str, Any], dataset: str
 
     s = cfg["surrogate_data"]
     return write_surrogate_set(dataset, folder, n_images=s["n_images"], seed=s["seed"])
-
-
-def data_folder(cfg: dict[str, Any], dataset: str | None) -> str | None:
-    """The training-image folder the image-reading proxies get on ``dataset``: the
-    configured one, else the surrogate folder where ``surrogate_data`` is enabled, else
-    None (noise)."""
-    if not dataset:
-        return None
-    path = cfg.get("data", {}).get(dataset)
-    if path:
-        return path
-    if cfg.get("surrogate_data", {}).get("enabled"):
-        return surrogate_folder(cfg, dataset)
-    return None
 
 
 def write_archs(out: str | Path) -> pd.DataFrame:

@@ -18,7 +18,8 @@ def cmd_archs(a: argparse.Namespace) -> None:
 def cmd_score(a: argparse.Namespace) -> None:
     import torch
 
-    from vkdnw.scoring import block_archs, read_arch_list, score_block, select_archs
+    from vkdnw.plan import block_archs, select_archs
+    from vkdnw.scoring import read_arch_list, score_block
 
     torch.set_num_threads(a.threads)
     if a.archs:

@@ -22,7 +22,8 @@ def cmd_rescore(a: argparse.Namespace) -> None:
     from vkdnw.scoring import score_net, scoring_device
     from vkdnw.spaces.nb201 import dataset_info
     from vkdnw.config import load_config
-    from vkdnw.workflow import ensure_surrogate, proxy_settings
+    from vkdnw.plan import proxy_settings
+    from vkdnw.workflow import ensure_surrogate
 
     if bool(a.arch) == bool(a.sample):
         raise SystemExit("vkdnw rescore: give archs or --sample N (with --config), not both")
@@ -121,7 +122,25 @@ def cmd_verify_archive(a: argparse.Namespace) -> None:
     print(f"{a.archive}: OK")
 
 
+def cmd_proxies(a: argparse.Namespace) -> None:
+    from vkdnw.proxies.registry import get_proxy, list_proxies
+    from vkdnw.ranking import METHODS
+
+    for name in list_proxies():
+        spec = get_proxy(name)
+        rows = [m.name for m in METHODS.values() if name in m.groups and m.in_table]
+        flags = [f for f, on in (("default run", spec.default_run), ("ablations only", spec.ablation_only),
+                                 ("float64", spec.float64)) if on]
+        print(f"{name} v{spec.version}: columns {', '.join(spec.columns)}; settings {', '.join(spec.settings) or '-'}; "
+              f"paper input {spec.paper_input or '-'}; rows {', '.join(rows) or '-'}"
+              + (f"; {', '.join(flags)}" if flags else ""))
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("proxies", help="the registered proxy groups: version, score columns, settings, the "
+                                       "table rows each feeds")
+    s.set_defaults(func=cmd_proxies)
+
     s = sub.add_parser("rescore", help="score single archs and print one JSON row each")
     s.add_argument("--proxy", required=True)
     s.add_argument("--dataset", required=True)

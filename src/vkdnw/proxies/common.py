@@ -10,7 +10,7 @@ from torch import nn
 
 from vkdnw.proxies.registry import NetContext
 from vkdnw.rng import generator
-from vkdnw.spaces.nb201 import build_network
+from vkdnw.spaces.nb201_net import build_network
 
 
 def kaiming_init_(model: nn.Module, g: torch.Generator) -> nn.Module:

@@ -10,16 +10,12 @@ nets, fails where a bump was forgotten.
 
 from __future__ import annotations
 
-import ast
-import functools
-import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+from vkdnw.proxies.catalog import PACKAGE_ROOT, code_digest, files_hash  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -53,6 +49,10 @@ class ProxySpec:
     # The keys its block of a job's settings may hold: anything else is a typo that would
     # otherwise score silently at the defaults.
     settings: tuple[str, ...] = ()
+    # Scored by a config that names no groups (`proxies` unset).
+    default_run: bool = False
+    # Scored only by the ablation runs (Table 5's real-input VKDNW), never a run's own group.
+    ablation_only: bool = False
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
@@ -63,12 +63,15 @@ ZERO_COST_SETTINGS = ("batch_size", "data", "dtype")
 
 
 def register_proxy(name: str, *, version: int, columns: tuple[str, ...], paper_input: str | None = None,
-                   float64: bool = False, settings: tuple[str, ...] = ZERO_COST_SETTINGS):
+                   float64: bool = False, settings: tuple[str, ...] = ZERO_COST_SETTINGS, default_run: bool = False,
+                   ablation_only: bool = False):
     """Register a proxy group. ``version`` is bumped by every change that moves its numbers
     (code it calls included: the search space, the init, the input); ``columns`` are the
     score columns the function returns; ``paper_input`` is ``"real"`` where the paper fed it
     real images (it then reads the configured dataset); ``float64`` says it can run its net
-    in float64 (the ``dtype`` setting); ``settings`` are the keys its settings block accepts."""
+    in float64 (the ``dtype`` setting); ``settings`` are the keys its settings block accepts;
+    ``default_run``: a config that names no groups scores it; ``ablation_only``: only the
+    ablation runs score it."""
     if paper_input not in (None, "real", "random"):
         raise ValueError(f"paper_input must be None, 'real' or 'random', got {paper_input!r}")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -77,7 +80,8 @@ def register_proxy(name: str, *, version: int, columns: tuple[str, ...], paper_i
     def deco(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY:
             raise ValueError(f"proxy {name!r} registered twice")
-        _REGISTRY[name] = ProxySpec(name, fn, version, tuple(columns), paper_input, float64, tuple(settings))
+        _REGISTRY[name] = ProxySpec(name, fn, version, tuple(columns), paper_input, float64, tuple(settings),
+                                    default_run, ablation_only)
         return fn
 
     return deco
@@ -119,43 +123,8 @@ def list_proxies() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def code_digest(path: Path) -> bytes:
-    """What of a source file the numbers can depend on: a Python file's syntax tree without
-    its docstrings (comments never reach the tree), any other file's bytes. A docstring or
-    comment edit must not rerun hours of scoring."""
-    st = path.stat()
-    # Every scoring job's params ask for its proxy's hash while Snakemake builds the DAG
-    # (thousands of jobs); parse each file once per version of it.
-    return _code_digest(str(path), st.st_mtime_ns, st.st_size)
-
-
-@functools.lru_cache(maxsize=256)
-def _code_digest(path_str: str, _mtime_ns: int, _size: int) -> bytes:
-    path = Path(path_str)
-    if path.suffix != ".py":
-        return path.read_bytes()
-    tree = ast.parse(path.read_text(), filename=path_str)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree).encode()
-
-
-def files_hash(sources: tuple[str, ...] | list[str]) -> str:
-    """SHA-256 over package files (paths relative to the package root), for the MBV2 rules'
-    params: Snakemake never tracks imported modules, so a change to any of them must show
-    there. (The NB201 proxy groups declare versions instead.)"""
-    h = hashlib.sha256()
-    for rel in sorted(sources):
-        h.update(rel.encode())
-        h.update(code_digest(PACKAGE_ROOT / rel))
-    return h.hexdigest()[:16]
-
-
 def proxy_version(name: str) -> str:
-    """What the scoring rule's params carry of a group's code: its name and declared version."""
+    """What the scoring rule's params carry of a group's code: its name and declared version
+    (the same string :func:`vkdnw.proxies.catalog.proxy_version` reads without importing it)."""
     spec = get_proxy(name)
     return f"{spec.name} v{spec.version}"

@@ -12,7 +12,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from vkdnw.proxies.registry import NetContext, register_proxy
-from vkdnw.spaces.nb201 import aleph, build_network
+from vkdnw.spaces.nb201 import aleph
+from vkdnw.spaces.nb201_net import build_network
 
 
 def count_flops(model: torch.nn.Module, resolution: int) -> int:
@@ -23,7 +24,8 @@ def count_flops(model: torch.nn.Module, resolution: int) -> int:
     return int(counter.get_total_flops())
 
 
-@register_proxy("size", version=1, columns=("aleph", "params", "flops"), settings=())
+@register_proxy("size", version=1, columns=("aleph", "params", "flops"), settings=(),
+                default_run=True)
 def score_size(ctx: NetContext) -> dict[str, float]:
     """Deterministic (no random state). Higher is "better" for all three, as in the paper."""
     net = build_network(ctx.arch_str, ctx.num_classes)

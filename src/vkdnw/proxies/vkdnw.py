@@ -411,7 +411,8 @@ def vkdnw_row(ctx: NetContext, x: torch.Tensor, s: dict) -> dict[str, float]:
     return row
 
 
-@register_proxy("vkdnw", version=1, columns=("vkdnw", *LAMBDA_COLUMNS, "aleph"), settings=tuple(DEFAULTS))
+@register_proxy("vkdnw", version=1, columns=("vkdnw", *LAMBDA_COLUMNS, "aleph"), settings=tuple(DEFAULTS),
+                default_run=True)
 def score_vkdnw(ctx: NetContext) -> dict[str, float]:
     """VKDNW entropy, lambda deciles 1..9 and aleph of one net. Higher VKDNW is better.
 

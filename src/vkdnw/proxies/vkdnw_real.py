@@ -19,7 +19,7 @@ from vkdnw.proxies.vkdnw import DEFAULTS, LAMBDA_COLUMNS, vkdnw_row, vkdnw_setti
 
 
 @register_proxy("vkdnw_real", version=1, columns=("vkdnw", *LAMBDA_COLUMNS, "aleph", "input"),
-                paper_input="real", settings=(*DEFAULTS, "data"))
+                paper_input="real", settings=(*DEFAULTS, "data"), ablation_only=True)
 def score_vkdnw_real(ctx: NetContext) -> dict:
     s = vkdnw_settings(ctx, "vkdnw_real")
     batch = input_batches(ctx.arch_str, ctx.dataset, ctx.seed, int(s["batch_size"]),

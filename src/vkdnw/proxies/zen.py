@@ -18,7 +18,7 @@ from torch import nn
 from vkdnw.proxies.registry import NetContext, register_proxy
 from vkdnw.proxies.zc import batches, finite_or_raise
 from vkdnw.rng import generator
-from vkdnw.spaces.nb201 import build_network
+from vkdnw.spaces.nb201_net import build_network
 
 MIXUP_GAMMA = 1e-2
 

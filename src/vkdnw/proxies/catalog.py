@@ -1,0 +1,128 @@
+"""The proxy groups as the workflow plans them, read without importing a group's code.
+
+Planning the DAG (``snakemake -n``, on a login node) needs each group's name and version (the
+scoring rule's params) and whether it reads images or runs in float64 (its settings), never
+its code, which needs torch. So this module reads them from the literal arguments of each
+group module's ``@register_proxy(...)`` decorator (Python's ``ast``). A group stays one module:
+:mod:`vkdnw.proxies.registry` imports the same modules to score, and a test checks that both
+read the same names, versions and flags.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+PROXY_DIR = Path(__file__).resolve().parent
+# The arguments the workflow plans with; they must be literals in the decorator.
+PLANNED = ("version", "paper_input", "float64", "default_run", "ablation_only")
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    name: str
+    version: int
+    paper_input: str | None
+    float64: bool
+    default_run: bool
+    ablation_only: bool
+    module: Path
+
+
+def _literal(node: ast.expr, what: str, path: Path) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise ValueError(f"{path.name}: register_proxy's {what} must be a literal (the workflow reads it "
+                         "without importing the module)") from None
+
+
+def module_groups(path: Path) -> list[GroupInfo]:
+    """The groups a module registers, from its ``register_proxy(...)`` calls."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        func = getattr(node, "func", None)
+        if not (isinstance(node, ast.Call) and getattr(func, "id", getattr(func, "attr", None)) == "register_proxy"):
+            continue
+        kw = {k.arg: k.value for k in node.keywords}
+        if not node.args or "version" not in kw:
+            raise ValueError(f"{path.name}: register_proxy needs the group's name and version=")
+        args = {k: _literal(kw[k], k, path) for k in PLANNED if k in kw}
+        out.append(GroupInfo(_literal(node.args[0], "name", path), args["version"], args.get("paper_input"),
+                             bool(args.get("float64", False)), bool(args.get("default_run", False)),
+                             bool(args.get("ablation_only", False)), path))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def catalog() -> dict[str, GroupInfo]:
+    """Every built-in group (the modules of this package) by name."""
+    groups: dict[str, GroupInfo] = {}
+    for path in sorted(PROXY_DIR.glob("*.py")):
+        for g in module_groups(path):
+            if g.name in groups:
+                raise ValueError(f"proxy {g.name!r} registered twice ({groups[g.name].module.name}, {path.name})")
+            groups[g.name] = g
+    return groups
+
+
+def group(name: str) -> GroupInfo:
+    try:
+        return catalog()[name]
+    except KeyError:
+        raise ValueError(f"unknown proxy {name!r}; registered: {sorted(catalog())}") from None
+
+
+def group_names() -> list[str]:
+    return sorted(catalog())
+
+
+def default_run() -> list[str]:
+    """The groups a config that names none scores."""
+    return [n for n, g in sorted(catalog().items()) if g.default_run]
+
+
+def proxy_version(name: str) -> str:
+    """What the scoring rule's params carry of a group's code: its name and declared version."""
+    return f"{name} v{group(name).version}"
+
+
+def code_digest(path: Path) -> bytes:
+    """What of a source file the numbers can depend on: a Python file's syntax tree without
+    its docstrings (comments never reach the tree), any other file's bytes. A docstring or
+    comment edit must not rerun hours of scoring."""
+    st = path.stat()
+    # Every scoring job's params ask for its proxy's hash while Snakemake builds the DAG
+    # (thousands of jobs); parse each file once per version of it.
+    return _code_digest(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _code_digest(path_str: str, _mtime_ns: int, _size: int) -> bytes:
+    path = Path(path_str)
+    if path.suffix != ".py":
+        return path.read_bytes()
+    tree = ast.parse(path.read_text(), filename=path_str)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree).encode()
+
+
+def files_hash(sources: tuple[str, ...] | list[str]) -> str:
+    """SHA-256 over package files (paths relative to the package root), for the MBV2 rules'
+    params: Snakemake never tracks imported modules, so a change to any of them must show
+    there. (The NB201 proxy groups declare versions instead.)"""
+    h = hashlib.sha256()
+    for rel in sorted(sources):
+        h.update(rel.encode())
+        h.update(code_digest(PACKAGE_ROOT / rel))
+    return h.hexdigest()[:16]

@@ -11,6 +11,7 @@ from vkdnw.plan import (
     data_folder,
     n_blocks,
     proxy_settings,
+    reuse_roots,
     select_archs,
     surrogate_folder,
     surrogate_read,
@@ -71,6 +72,14 @@ def scoring_threads(wildcards):
     if config["device"].startswith("cuda"):
         return max(config["threads"], (workflow.cores or 1) // config["gpu_jobs"])
     return config["threads"]
+
+
+def selection_and_reuse(wildcards):
+    """The arch selection's flags, plus the `reuse_scores` runs this job may take rows from.
+    Without reuse the value is the bare selection, as before the option existed, so that no
+    block reruns for it."""
+    roots = reuse_roots(config, wildcards.proxy, wildcards.dataset, wildcards.seed)
+    return selection_args() + (" --reuse-from " + " ".join(roots) if roots else "")
 
 
 def proxy_settings_json(wildcards):

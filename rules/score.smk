@@ -19,7 +19,7 @@ rule score_block:
     params:
         settings=proxy_settings_json,
         version=proxy_code_version,
-        selection=selection_args(),
+        selection=selection_and_reuse,
         block_size=config["block_size"],
         device=config["device"],
     shell:

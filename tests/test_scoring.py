@@ -1,7 +1,9 @@
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from vkdnw.cli import main
 from vkdnw.io import read_parquet
@@ -291,3 +293,58 @@ def test_a_corrupt_workflow_output_is_moved_aside_and_cleaned_up_when_remade(tmp
     with pytest.raises(ValueError, match="not a readable Parquet"):
         read_parquet(user)
     assert user.exists()
+
+
+def test_a_run_reuses_another_runs_rows_only_where_group_version_and_settings_match(tmp_path, capsys):
+    """`reuse_scores`: rows of the same group, version, settings, dataset and seed are taken
+    as they are (a rescoring would give them); other settings, or a failed row, are scored."""
+    import pyarrow.parquet as pq
+
+    from vkdnw.scoring import VERSION_KEY, run_blocks
+
+    archs = select_archs("unique", 3, 0)
+    settings = {"synflow": {"batch_size": 4, "data": None}}
+    a = tmp_path / "a/nb201/cifar10/seed1/scores/synflow/block000.parquet"
+    first = score_block(archs[:2], proxy="synflow", dataset="cifar10", seed=1, settings=settings, out=a,
+                        progress=False)
+    assert pq.read_schema(a).metadata[VERSION_KEY.encode()] == b"synflow v1"
+    assert run_blocks(tmp_path / "a", "cifar10", 1, "synflow") == [a]
+    capsys.readouterr()
+    b = score_block(archs, proxy="synflow", dataset="cifar10", seed=1, settings=settings,
+                    out=tmp_path / "b.parquet", progress=False, reuse_from=[tmp_path / "a"])
+    assert "2 of 3 nets reused" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(b.iloc[:2].reset_index(drop=True), first)  # seconds too: taken, not rescored
+    fresh = score_block(archs, proxy="synflow", dataset="cifar10", seed=1, settings=settings,
+                        out=tmp_path / "c.parquet", progress=False)
+    assert np.allclose(b["synflow"], fresh["synflow"], rtol=1e-6)
+    other = {"synflow": {"batch_size": 8, "data": None}}
+    score_block(archs, proxy="synflow", dataset="cifar10", seed=1, settings=other, out=tmp_path / "d.parquet",
+                progress=False, reuse_from=[tmp_path / "a"])
+    assert "0 of 3 nets reused" in capsys.readouterr().err
+    # A block written before provenance was recorded counts as the group's version 1.
+    first.to_parquet(a)
+    score_block(archs, proxy="synflow", dataset="cifar10", seed=1, settings=settings, out=tmp_path / "e.parquet",
+                progress=False, reuse_from=[tmp_path / "a"])
+    assert "2 of 3 nets reused" in capsys.readouterr().err
+    first.assign(error=["", "RuntimeError: boom"]).to_parquet(a)  # a failed net is scored again
+    score_block(archs, proxy="synflow", dataset="cifar10", seed=1, settings=settings, out=tmp_path / "f.parquet",
+                progress=False, reuse_from=[tmp_path / "a"])
+    assert "1 of 3 nets reused" in capsys.readouterr().err
+
+
+def test_reuse_roots_are_the_runs_with_the_same_group_settings(tmp_path):
+    from vkdnw.config import validate_config
+    from vkdnw.plan import reuse_roots
+
+    def write(name, **cfg):
+        (tmp_path / name).write_text(yaml.safe_dump({"results": str(tmp_path / f"{name}.results"), **cfg}))
+        return str(tmp_path / name)
+
+    same = write("same.yaml", datasets=["cifar10"], seeds=[1, 2], proxies=["size", "vkdnw"], vkdnw={"batch_size": 8})
+    other = write("other.yaml", datasets=["cifar10"], seeds=[1], proxies=["vkdnw"], vkdnw={"batch_size": 16})
+    cfg = validate_config({"results": str(tmp_path / "me"), "datasets": ["cifar10"], "seeds": [1],
+                           "proxies": ["size", "vkdnw"], "vkdnw": {"batch_size": 8}, "reuse_scores": [same, other]})
+    assert reuse_roots(cfg, "vkdnw", "cifar10", 1) == [f"{same}.results"]  # other's VKDNW is at batch 16
+    assert reuse_roots(cfg, "size", "cifar10", 1) == [f"{same}.results"]  # other scored no size
+    assert reuse_roots(cfg, "vkdnw", "cifar10", 3) == []  # no run has seed 3
+    assert reuse_roots(cfg, "vkdnw", "cifar100", 1) == []

@@ -8,6 +8,7 @@ the jobs a config change affects). ``rules/common.smk`` builds the DAG from this
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -135,3 +136,25 @@ def data_folder(cfg: dict[str, Any], dataset: str | None) -> str | None:
     if cfg.get("surrogate_data", {}).get("enabled"):
         return surrogate_folder(cfg, dataset)
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def _other_config(path: str) -> dict[str, Any]:
+    from vkdnw.config import load_config
+
+    return load_config(path)
+
+
+def reuse_roots(cfg: dict[str, Any], proxy: str, dataset: str, seed: int) -> list[str]:
+    """The results trees of the ``reuse_scores`` runs a scoring job may take rows from: those
+    that scored this group on this dataset and seed with the same settings. (The job itself
+    checks each block's recorded version and settings, :func:`vkdnw.scoring.reuse_rows`.)"""
+    mine = proxy_settings(cfg, proxy, dataset)
+    roots = []
+    for path in cfg.get("reuse_scores", []):
+        other = _other_config(path)
+        groups = other["dataset_proxies"].get(dataset, other["proxies"])
+        if (dataset in other["datasets"] and int(seed) in other["seeds"] and proxy in groups
+                and proxy_settings(other, proxy, dataset) == mine and other["results"] != cfg["results"]):
+            roots.append(other["results"])
+    return roots

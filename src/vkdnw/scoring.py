@@ -9,6 +9,8 @@ random state comes from (seed, dataset, arch) alone, so neither layout changes a
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,45 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from vkdnw.io import read_parquet, write_parquet
+from vkdnw.io import parquet_metadata, read_parquet, write_parquet
 
-from vkdnw.proxies.registry import NetContext, check_settings, get_proxy
+from vkdnw.proxies.registry import NetContext, check_settings, get_proxy, proxy_version
 from vkdnw.spaces import nb201
 
 META_COLUMNS = ("arch_str", "index", "seconds", "device", "torch_version", "error")
+# What a block was scored with, in its Parquet metadata: a run may reuse its rows only where
+# both match (``reuse_rows``).
+VERSION_KEY, SETTINGS_KEY = "vkdnw.proxy_version", "vkdnw.settings"
+
+
+def block_provenance(proxy: str, settings: dict[str, Any]) -> dict[str, str]:
+    return {VERSION_KEY: proxy_version(proxy), SETTINGS_KEY: json.dumps(settings, sort_keys=True)}
+
+
+def run_blocks(root: str | Path, dataset: str, seed: int, proxy: str) -> list[Path]:
+    """A results tree's score blocks of one (dataset, seed, group)."""
+    return sorted(Path(root).glob(f"nb201/{dataset}/seed{seed}/scores/{proxy}/block*.parquet"))
+
+
+def reuse_rows(files: list[str | Path], archs: list[str], proxy: str, settings: dict[str, Any]) -> dict[str, dict]:
+    """Rows of ``archs`` that other runs' blocks (``files``, of this dataset and seed) already
+    hold for the same group version and settings. A net's numbers depend only on (seed,
+    dataset, arch, settings), so such a row is the row this job would compute; failed rows are
+    scored again. A block whose recorded provenance differs is skipped. A block written before
+    provenance was recorded is taken only at the group's version 1 (every such block was made
+    at it), and only because the workflow passes a run's blocks where that run's config gives
+    the group the same settings (:func:`vkdnw.plan.reuse_roots`)."""
+    want, out, need = block_provenance(proxy, settings), {}, set(archs)
+    for f in files:
+        have = {k: parquet_metadata(f, k) for k in want}
+        legacy = all(v is None for v in have.values()) and want[VERSION_KEY] == f"{proxy} v1"
+        if have != want and not legacy:
+            continue
+        df = read_parquet(f, ("arch_str",))
+        ok = df["error"].fillna("").astype(str) == ""  # a failed net is scored again
+        for row in df[df["arch_str"].isin(need) & ok].to_dict("records"):
+            out.setdefault(row["arch_str"], row)
+    return out
 
 
 def scoring_device(name: str | torch.device) -> torch.device:
@@ -108,6 +143,7 @@ def score_block(
     device: str = "cpu",
     checkpoint_every: int = 1,
     progress: bool = True,
+    reuse_from: list[str | Path] = (),
 ) -> pd.DataFrame:
     """Score ``archs`` and write ``out`` atomically.
 
@@ -115,6 +151,8 @@ def score_block(
     ``checkpoint_every`` nets (default: each net, a few ms against a second of scoring), so a
     killed job resumes where it stopped and loses at most the net in flight. The finished
     block equals an uninterrupted one: each net's random state depends on nothing else.
+    ``reuse_from``: other runs' results trees; their blocks of this dataset, seed and group
+    give their rows where the provenance matches (:func:`reuse_rows`) instead of a rescoring.
     """
     spec = get_proxy(proxy)
     check_settings(proxy, settings)
@@ -129,15 +167,23 @@ def score_block(
         except ValueError:
             rows = []  # unreadable checkpoint: start over rather than trust it
     done_set = {r["arch_str"] for r in rows}
+    files = [f for root in reuse_from for f in run_blocks(root, dataset, seed, proxy)]
+    reused = reuse_rows(files, [a for a in archs if a not in done_set], proxy, settings) if files else {}
+    rows += list(reused.values())
+    done_set |= set(reused)
     todo = [a for a in archs if a not in done_set]
+    if reuse_from:
+        print(f"{proxy}/{dataset}/seed{seed}: {len(reused)} of {len(archs)} nets reused from "
+              f"{len(files)} block(s) of {len(reuse_from)} other run(s)", file=sys.stderr)
+    meta = block_provenance(proxy, settings)
     dev = scoring_device(device)
     for i, arch in enumerate(tqdm(todo, desc=f"{proxy}/{dataset}/seed{seed}", disable=not progress)):
         ctx = NetContext(arch, dataset, seed, info["num_classes"], info["resolution"], settings, dev)
         rows.append(score_net(proxy, ctx))
         if checkpoint_every and (i + 1) % checkpoint_every == 0 and i + 1 < len(todo):
-            write_parquet(_frame(rows, spec.columns), partial)
+            write_parquet(_frame(rows, spec.columns), partial, meta)
     order = {a: k for k, a in enumerate(archs)}
     df = _frame(sorted(rows, key=lambda r: order[r["arch_str"]]), spec.columns)
-    write_parquet(df, out)
+    write_parquet(df, out, meta)
     partial.unlink(missing_ok=True)
     return df

@@ -28,7 +28,7 @@ def cmd_score(a: argparse.Namespace) -> None:
         archs = select_archs(a.subset, a.n_archs, a.sample_seed)
         archs = block_archs(archs, a.block, a.block_size)
     score_block(archs, proxy=a.proxy, dataset=a.dataset, seed=a.seed, settings=json_object(a.settings),
-                out=a.out, device=a.device, progress=not a.quiet)
+                out=a.out, device=a.device, progress=not a.quiet, reuse_from=a.reuse_from)
 
 
 def cmd_surrogate_data(a: argparse.Namespace) -> None:
@@ -201,6 +201,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--device", default=schema_default("device"), help="cpu, cuda or cuda:N")
     s.add_argument("--threads", type=int, default=schema_default("threads"), help="CPU threads of torch")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--reuse-from", nargs="*", default=[], metavar="RESULTS",
+                   help="other runs' results trees: their rows of these nets, made with the same group "
+                        "version and settings, are taken instead of rescored (config `reuse_scores`)")
     s.add_argument("--out", required=True, help="the block's Parquet file (written atomically; resumes from "
                                                  "<out>.partial.parquet)")
     s.set_defaults(func=cmd_score)

@@ -254,12 +254,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--forest", default="{}", help="RandomForestRegressor keyword arguments as JSON")
     s.add_argument("--graf-degrees", action="store_true",
                    help="also the GRAF models with GRAF's in/out-degree features, as rows of their own (+deg)")
-    s.add_argument("--graf-path-ties", choices=["most", "first"], default="most",
+    s.add_argument("--graf-path-ties", choices=["most", "first"],
+                   default=schema_default("model_driven", "graf_path_ties"),
                    help="GRAF's max_op_on_path among tied paths: the one with most S-edges, or the first "
                         "(zc_combine's)")
     s.add_argument("--zcs-required", nargs="*", metavar="GROUP",
                    help="proxy groups the (VKDNW+ZCS) models need (default: Table 1's zero-cost set, "
-                        "model_driven.PAPER_ZCS_GROUPS)")
+                        "vkdnw.paper.TABLE1_ZERO_COST_GROUPS)")
     s.add_argument("--batch-sizes", default="{}", help='JSON: batch size per proxy group, for the rows\' batch column')
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_model_metrics)

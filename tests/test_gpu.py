@@ -19,7 +19,7 @@ import torch
 from conftest import CROSS_CPU_RTOL, value_atol
 from vkdnw.proxies.common import fresh_net, random_input
 from vkdnw.proxies.registry import NetContext, get_proxy, list_proxies
-from vkdnw.proxies.vkdnw import entropy, fisher, spectrum_deciles
+from vkdnw.proxies.fisher import entropy, fisher, spectrum_deciles
 from vkdnw.proxies.vkdnw_reference import fisher_reference
 from vkdnw.scoring import score_net, scoring_device
 from vkdnw.spaces.nb201 import dataset_info

@@ -19,7 +19,7 @@ from vkdnw.evolution import (RunningAggregate, SearchSettings, aggregate, run_se
                              write_outputs)
 from vkdnw.mbv2_score import (ScoreSettings, fresh_net, jacobian_forward, noise, sample_tensors, score_structure,
                               vkdnw_components)
-from vkdnw.proxies.vkdnw import Element, jacobian_fast
+from vkdnw.proxies.fisher import Element, jacobian_fast
 from vkdnw.proxies.vkdnw_reference import jacobian_reference
 from vkdnw.spaces import mbv2
 

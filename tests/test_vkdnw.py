@@ -9,7 +9,7 @@ from torch import nn
 
 from vkdnw.proxies.common import kaiming_init_
 from vkdnw.proxies.registry import NetContext
-from vkdnw.proxies.vkdnw import (
+from vkdnw.proxies.fisher import (
     entropy,
     fisher,
     fisher_from_jacobian,

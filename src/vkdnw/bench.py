@@ -22,7 +22,7 @@ import torch
 
 from vkdnw.proxies.common import fresh_net, random_input
 from vkdnw.proxies.registry import NetContext
-from vkdnw.proxies.vkdnw import fisher
+from vkdnw.proxies.fisher import fisher
 from vkdnw.proxies.vkdnw_reference import fisher_reference
 from vkdnw.plan import select_archs
 from vkdnw.scoring import scoring_device
@@ -251,7 +251,7 @@ def _sweep_seconds(net: torch.nn.Module, x: torch.Tensor, repeats: int = 3) -> t
     activation gradients only. Returns (sweeps the fast path needs, seconds per sweep)."""
     import copy
 
-    from vkdnw.proxies.vkdnw import classifier_head
+    from vkdnw.proxies.fisher import classifier_head
 
     net = copy.deepcopy(net).double().eval().to(memory_format=torch.channels_last)
     net.requires_grad_(False)

@@ -29,7 +29,7 @@ from torch.func import functional_call, jvp, vmap
 
 from vkdnw.proxies.aznas import aznas_from_features
 from vkdnw.proxies.common import kaiming_init_
-from vkdnw.proxies.vkdnw import Element, entropy, fisher_from_jacobian, jacobian_fast
+from vkdnw.proxies.fisher import Element, entropy, fisher_from_jacobian, jacobian_fast
 from vkdnw.rng import generator
 from vkdnw.spaces import mbv2
 
@@ -113,7 +113,7 @@ def jacobian_forward(model: torch.nn.Module, inputs: torch.Tensor, elements: lis
                      dtype: torch.dtype = torch.float64, chunk: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample Jacobians (B x C x p) of the logits w.r.t. ``elements`` by forward mode.
 
-    The same J as :func:`vkdnw.proxies.vkdnw.jacobian_fast` (eval-mode BN, float64), at the
+    The same J as :func:`vkdnw.proxies.fisher.jacobian_fast` (eval-mode BN, float64), at the
     cost of p forward-mode passes instead of C reverse sweeps: with C = 1000 ImageNet classes
     and p = 128 scalars that is ~8x fewer passes. For an MBV2Net, a weight's tangent starts at its own layer, from that
     layer's cached input, so the layers before it are not rerun; classifier weights are read

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from vkdnw.proxies.vkdnw import Element, fisher_from_jacobian, select_elements
+from vkdnw.proxies.fisher import Element, fisher_from_jacobian, select_elements
 
 
 def jacobian_reference(
@@ -44,7 +44,7 @@ def jacobian_reference(
 
 def fisher_reference(model: nn.Module, inputs: torch.Tensor, *, fim: str = "reference",
                      dtype: torch.dtype = torch.float64, **selection) -> torch.Tensor:
-    """:func:`vkdnw.proxies.vkdnw.fisher` with the authors' Jacobian algorithm; ``selection``
+    """:func:`vkdnw.proxies.fisher.fisher` with the authors' Jacobian algorithm; ``selection``
     takes ``fisher``'s element-selection keywords (n_tensors, position, per_tensor, generator)."""
     elements = select_elements(model, **selection)
     J, logits = jacobian_reference(model, inputs, elements, dtype)

@@ -78,7 +78,9 @@ def selection_and_reuse(wildcards):
     """The arch selection's flags, plus the `reuse_scores` runs this job may take rows from.
     Without reuse the value is the bare selection, as before the option existed, so that no
     block reruns for it."""
-    roots = reuse_roots(config, wildcards.proxy, wildcards.dataset, wildcards.seed)
+    roots = reuse_roots(
+        config, wildcards.proxy, wildcards.dataset, wildcards.seed, workflow.basedir
+    )
     return selection_args() + (" --reuse-from " + " ".join(roots) if roots else "")
 
 

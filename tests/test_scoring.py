@@ -348,3 +348,8 @@ def test_reuse_roots_are_the_runs_with_the_same_group_settings(tmp_path):
     assert reuse_roots(cfg, "size", "cifar10", 1) == [f"{same}.results"]  # other scored no size
     assert reuse_roots(cfg, "vkdnw", "cifar10", 3) == []  # no run has seed 3
     assert reuse_roots(cfg, "vkdnw", "cifar100", 1) == []
+    # A relative entry is found from the working directory or the workflow's folder, else named.
+    rel = validate_config({**cfg, "reuse_scores": ["same.yaml"]})
+    assert reuse_roots(rel, "vkdnw", "cifar10", 1, base=str(tmp_path)) == [f"{same}.results"]
+    with pytest.raises(ValueError, match="reuse_scores: same.yaml does not exist"):
+        reuse_roots(rel, "vkdnw", "cifar10", 1)

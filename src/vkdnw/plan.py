@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -145,14 +146,23 @@ def _other_config(path: str) -> dict[str, Any]:
     return load_config(path)
 
 
-def reuse_roots(cfg: dict[str, Any], proxy: str, dataset: str, seed: int) -> list[str]:
+def _config_path(path: str, base: str | None) -> str:
+    """A ``reuse_scores`` entry: relative to the working directory, else to the workflow's
+    folder (where the shipped configs live), so a run in another directory still finds it."""
+    for candidate in (Path(path), *((Path(base) / path,) if base else ())):
+        if candidate.is_file():
+            return str(candidate)
+    raise ValueError(f"reuse_scores: {path} does not exist")
+
+
+def reuse_roots(cfg: dict[str, Any], proxy: str, dataset: str, seed: int, base: str | None = None) -> list[str]:
     """The results trees of the ``reuse_scores`` runs a scoring job may take rows from: those
     that scored this group on this dataset and seed with the same settings. (The job itself
     checks each block's recorded version and settings, :func:`vkdnw.scoring.reuse_rows`.)"""
     mine = proxy_settings(cfg, proxy, dataset)
     roots = []
     for path in cfg.get("reuse_scores", []):
-        other = _other_config(path)
+        other = _other_config(_config_path(path, base))
         groups = other["dataset_proxies"].get(dataset, other["proxies"])
         if (dataset in other["datasets"] and int(seed) in other["seeds"] and proxy in groups
                 and proxy_settings(other, proxy, dataset) == mine and other["results"] != cfg["results"]):

@@ -7,7 +7,6 @@ import os
 from vkdnw.ablation import TABLES as ABLATION_TABLES, settings_by_id, table_settings
 from vkdnw.benchmark import check_benchmark
 from vkdnw.plan import (
-    check_zero_cost_overrides,
     data_folder,
     n_blocks,
     proxy_settings,
@@ -23,7 +22,6 @@ from vkdnw.proxies.catalog import files_hash, proxy_version
 check_benchmark(
     config["benchmark"], config["benchmark_sha256"], config["trust_benchmark_pickle"]
 )
-check_zero_cost_overrides(config)
 
 R = config["results"]
 NB = f"{R}/nb201"

@@ -13,7 +13,8 @@ from torch import nn
 from vkdnw.data import input_batches, load_train_set, write_surrogate_set
 from vkdnw.proxies import aznas, grasp, jacov, naswot, snip, tenas, zico
 from vkdnw.proxies.common import fresh_net
-from vkdnw.proxies.registry import NetContext, code_digest, get_proxy, list_proxies, proxy_version, register_proxy
+from vkdnw.proxies.catalog import code_digest
+from vkdnw.proxies.registry import NetContext, get_proxy, list_proxies, proxy_version, register_proxy
 from vkdnw.scoring import score_net
 from vkdnw.spaces.nb201 import dataset_info
 from vkdnw.plan import check_zero_cost_overrides, proxy_settings

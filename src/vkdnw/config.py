@@ -6,6 +6,7 @@ naming the key: Snakemake's own ``validate`` prints the whole schema around the 
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,17 @@ def load_schema() -> dict[str, Any]:
     return yaml.safe_load(SCHEMA.read_text())
 
 
+@functools.lru_cache(maxsize=1)
+def _schema_for_lookup() -> dict[str, Any]:
+    # Parsed once per process: building the CLI asks for about 15 defaults, and each parse of
+    # the schema costs about 27 ms, which every rule job would pay at start-up.
+    return load_schema()
+
+
 def schema_default(*path: str) -> Any:
     """The schema's default of the config key at ``path`` (e.g. ``"block_size"``): the CLI
     takes its defaults from here, so that they live in one place."""
-    node = load_schema()
+    node = _schema_for_lookup()
     for key in path:
         node = node["properties"][key]
     return node["default"]
@@ -102,8 +110,10 @@ def validate_config(cfg: dict[str, Any], source: str = "config") -> dict[str, An
 
 def _resolve_groups(cfg: dict[str, Any], source: str) -> None:
     """Proxy-group names are the registry's, not the schema's: check every name the config
-    gives (one line for an unknown one) and fill the defaults that name groups."""
+    gives (one line for an unknown one), the zero-cost overrides included, and fill the
+    defaults that name groups."""
     from vkdnw.paper import TABLE1_ZERO_COST_GROUPS
+    from vkdnw.plan import check_zero_cost_overrides
     from vkdnw.proxies.catalog import default_run, group, group_names
 
     if "proxies" not in cfg:
@@ -120,6 +130,7 @@ def _resolve_groups(cfg: dict[str, Any], source: str) -> None:
             what = "a group only the ablations score" if unknown[0] in group_names() else "unknown proxy group"
             raise ValueError(f"{source}: invalid config at {where}: {what} {unknown[0]!r}; "
                              f"a run's groups: {', '.join(known)}")
+    check_zero_cost_overrides(cfg)
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

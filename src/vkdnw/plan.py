@@ -159,9 +159,11 @@ def reuse_roots(cfg: dict[str, Any], proxy: str, dataset: str, seed: int, base: 
     """The results trees of the ``reuse_scores`` runs a scoring job may take rows from: those
     that scored this group on this dataset and seed with the same settings. (The job itself
     checks each block's recorded version and settings, :func:`vkdnw.scoring.reuse_rows`.)"""
+    if not cfg.get("reuse_scores"):  # the common case: called for every scoring job of the DAG
+        return []
     mine = proxy_settings(cfg, proxy, dataset)
     roots = []
-    for path in cfg.get("reuse_scores", []):
+    for path in cfg["reuse_scores"]:
         other = _other_config(_config_path(path, base))
         groups = other["dataset_proxies"].get(dataset, other["proxies"])
         if (dataset in other["datasets"] and int(seed) in other["seeds"] and proxy in groups

@@ -20,7 +20,6 @@ import torch
 from tqdm import tqdm
 
 from vkdnw.io import parquet_metadata, read_parquet, write_parquet
-
 from vkdnw.proxies.registry import NetContext, check_settings, get_proxy, proxy_version
 from vkdnw.spaces import nb201
 

@@ -15,8 +15,6 @@ from typing import Any, Callable
 
 import torch
 
-from vkdnw.proxies.catalog import PACKAGE_ROOT, code_digest, files_hash  # noqa: F401 (re-exported)
-
 
 @dataclass(frozen=True)
 class NetContext:

@@ -31,6 +31,7 @@ use rule merge_scores as merge_ablation with:
         f"{ABL}/benchmarks/merge_scores.tsv"
     params:
         selection=selection_args(ABL_CFG),
+        settings=ablation_settings_json,
 
 
 use rule rank_nets as rank_ablation with:
@@ -57,7 +58,6 @@ use rule evaluate_run as evaluate_ablation with:
         f"{ABL}/benchmarks/evaluate_run.tsv"
     params:
         ndcg_k=config["metrics"]["ndcg_k"],
-        batch_sizes=ablation_batch_size_json,
 
 
 rule ablation_table:
@@ -75,9 +75,7 @@ rule ablation_table:
     conda:
         "../envs/vkdnw.yaml"
     params:
-        config=json.dumps(
-            {"vkdnw": config["vkdnw"], "ablations": ABL_CFG}, sort_keys=True
-        ),
+        config=ablation_table_config(),
     shell:
         "vkdnw ablation-table --table {wildcards.table} --config '{params.config}'"
         " --metrics {input} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"

@@ -8,13 +8,14 @@ from vkdnw.ablation import TABLES as ABLATION_TABLES, settings_by_id, table_sett
 from vkdnw.benchmark import check_benchmark
 from vkdnw.plan import (
     data_folder,
+    group_settings,
     n_blocks,
     proxy_settings,
     reuse_roots,
+    run_groups,
     select_archs,
     surrogate_folder,
     surrogate_read,
-    zero_cost_batch,
 )
 from vkdnw.proxies.catalog import files_hash, proxy_version
 
@@ -29,10 +30,8 @@ RUN = f"{NB}/{{dataset}}/seed{{seed}}"
 ARCHS = select_archs(config["subset"], config["n_archs"], config["sample_seed"])
 BLOCKS = [f"{k:03d}" for k in range(n_blocks(len(ARCHS), config["block_size"]))]
 SUBSETS = ["unique", "all"] if config["subset"] == "all" else ["unique"]
-# Proxy groups per dataset (`dataset_proxies` overrides `proxies` for the datasets it names).
-PROXIES = {
-    d: config["dataset_proxies"].get(d, config["proxies"]) for d in config["datasets"]
-}
+# Proxy groups per dataset (a `per_dataset` overlay's `proxies`, else `proxies`).
+PROXIES = {d: run_groups(config, d) for d in config["datasets"]}
 ALL_PROXIES = sorted({p for groups in PROXIES.values() for p in groups})
 TABLE_OF_SUBSET = {"unique": "table1", "all": "table6"}
 # Ablations (Tables 5/8/9): each distinct VKDNW setting is one scoring run of its own.
@@ -154,11 +153,12 @@ def benchmark_flag():
     return f"--benchmark {config['benchmark']}" if config["benchmark"] else ""
 
 
-def batch_sizes_json(wildcards):
-    """Batch size per proxy group on the run's dataset, for the tables' batch column."""
-    sizes = {p: zero_cost_batch(config, wildcards.dataset, p) for p in ALL_PROXIES}
-    sizes["vkdnw"] = config["vkdnw"]["batch_size"]
-    return json.dumps({p: sizes[p] for p in ALL_PROXIES if p != "size"})
+def run_settings_json(wildcards):
+    """Every group's scoring settings in one run (the merge checks its blocks against them)."""
+    settings = {}
+    for proxy in PROXIES[wildcards.dataset]:
+        settings.update(proxy_settings(config, proxy, wildcards.dataset))
+    return json.dumps(settings, sort_keys=True)
 
 
 def has_groups(*groups):
@@ -248,7 +248,7 @@ def all_targets():
 def ablation_settings(wildcards):
     setting = ABL_SETTINGS[wildcards.setting]
     data = data_folder(config, wildcards.dataset)
-    return setting.settings(config["vkdnw"]["fim"], data)
+    return setting.settings(group_settings(config, "vkdnw")["fim"], data)
 
 
 def ablation_settings_json(wildcards):
@@ -265,8 +265,14 @@ def ablation_blocks(wildcards):
     return expand(f"{run}/scores/{proxy}/block{{block}}.parquet", block=ABL_BLOCKS)
 
 
-def ablation_batch_size_json(wildcards):
-    return json.dumps({"vkdnw": ABL_SETTINGS[wildcards.setting].batch_size})
+def ablation_table_config():
+    """What of the config the ablation tables' rows depend on (as JSON): the main run's VKDNW
+    settings, the ablations block, and where each dataset's images come from (a real-input
+    row reads its random twin's run when there are none)."""
+    keys = ("ablations", "data", "surrogate_data", "results")
+    cfg = {k: config[k] for k in keys}
+    cfg["settings"] = {"vkdnw": group_settings(config, "vkdnw")}
+    return json.dumps(cfg, sort_keys=True)
 
 
 def ablation_metrics(wildcards):

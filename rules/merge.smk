@@ -14,5 +14,9 @@ rule merge_scores:
         "../envs/vkdnw.yaml"
     params:
         selection=selection_args(),
+        # The settings each group's blocks were scored at: the merge checks what the rows
+        # record against them (and fills them in for blocks older than the record).
+        settings=run_settings_json,
     shell:
-        "vkdnw merge --blocks {input} {params.selection} --expected --out {output} > {log} 2>&1"
+        "vkdnw merge --blocks {input} {params.selection} --settings '{params.settings}'"
+        " --expected --out {output} > {log} 2>&1"

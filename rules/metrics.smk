@@ -16,11 +16,10 @@ rule evaluate_run:
         "../envs/vkdnw.yaml"
     params:
         ndcg_k=config["metrics"]["ndcg_k"],
-        batch_sizes=batch_sizes_json,
     shell:
         "vkdnw metrics --ranks {input.ranks} --scores {input.scores} --benchmark {input.benchmark}"
         " --dataset {wildcards.dataset} --seed {wildcards.seed} --ndcg-k {params.ndcg_k}"
-        " --batch-sizes '{params.batch_sizes}' --out {output} > {log} 2>&1"
+        " --out {output} > {log} 2>&1"
 
 
 rule make_table:

@@ -22,9 +22,8 @@ rule model_driven:
         ties=config["model_driven"]["graf_path_ties"],
         ndcg_k=config["metrics"]["ndcg_k"],
         zcs=" ".join(config["model_driven"]["zcs_required"]),
-        batch_sizes=batch_sizes_json,
     shell:
         "vkdnw model-metrics --scores {input.scores} --benchmark {input.benchmark}"
         " --dataset {wildcards.dataset} --seed {wildcards.seed} --n-train {params.n_train}"
         " --ndcg-k {params.ndcg_k} --forest '{params.forest}' {params.graf} --graf-path-ties {params.ties}"
-        " --zcs-required {params.zcs} --batch-sizes '{params.batch_sizes}' --out {output} > {log} 2>&1"
+        " --zcs-required {params.zcs} --out {output} > {log} 2>&1"

@@ -23,7 +23,7 @@ def value_atol(column: str, row: Mapping) -> float:
 
 # Proxies whose float32 value amplifies rounding, so that a CPU with other float kernels
 # (oneDNN picks its convolutions by ISA) moves them by more than 1e-4; only where a run scored
-# them in float32 (their float64 path, `zero_cost.dtype`, is held to 1e-4). Measured by
+# them in float32 (their float64 path, their `dtype` setting, is held to 1e-4). Measured by
 # rescoring committed nets on an AVX-512 Xeon, against scores made on an earlier machine:
 # - ZiCo sums mean|g| / std(g) over two batches; where the two batches' gradients nearly
 #   agree, std is a difference of close float32 numbers. 12 random CIFAR-10 nets moved by

@@ -13,7 +13,7 @@ from vkdnw.config import load_config
 @pytest.fixture
 def paper_cfg(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("vkdnw: {batch_size: 64}\n")
+    path.write_text("settings: {vkdnw: {batch_size: 64}}\n")
     return load_config(path)
 
 
@@ -50,7 +50,7 @@ def _fake_run(tmp_path, setting: str, seed: int, kt: float, input_kind: str | No
     scores = pd.DataFrame({"arch_str": ["a", "b"]})
     if input_kind:
         scores["input_vkdnw_real"] = input_kind
-    kind = method_inputs(scores, {"vkdnw": 8})["VKDNW_single"][0]
+    kind = method_inputs(scores)["VKDNW_single"][0]
     rows = [{"method": m, "subset": "unique", "table": "main", "seed": seed, "n_nets": n_nets, "input": kind,
              "kt": kt + (0.1 if m == "VKDNW" else 0), "spr": 0.8, "ndcg": 0.6, "top1": 45.0}
             for m in ("VKDNW", "VKDNW_single")]

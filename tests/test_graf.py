@@ -157,17 +157,17 @@ def test_model_rows_say_which_scores_and_inputs_fed_them():
     rng = np.random.default_rng(0)
     cols = {c: rng.normal(size=60) for c in ["params", "flops", "aleph", "vkdnw", "jacov", "synflow",
                                              *(f"vkdnw_lambda_{k}" for k in range(1, 10))]}
-    scores = pd.DataFrame({"arch_str": archs, **cols, "input_jacov": "real", "input_synflow": "ones"})
+    scores = pd.DataFrame({"arch_str": archs, **cols, "input_jacov": "real", "input_synflow": "ones",
+                           "batch_size_vkdnw": 8, "batch_size_jacov": 64, "batch_size_synflow": 64})
     acc = rng.uniform(50, 90, size=60)
-    sizes = {"vkdnw": 8, "jacov": 64, "synflow": 64}
     rows = {r["method"]: r for r in fit_and_evaluate(scores, acc, seed=1, n_train=40, ndcg_k=10,
-                                                     zcs_required=["jacov"], batch_sizes=sizes)}
+                                                     zcs_required=["jacov"])}
     fed = {m: (r["groups"], r["input"], r["batch_size"]) for m, r in rows.items()}
     assert fed["GRAF"] == ("size", "-", "-")
     assert fed["VKDNW_m"] == ("size,vkdnw", "random", "8")
     assert fed["(VKDNW+ZCS)_m"] == fed["(VKDNW+ZCS+GRAF)_m"] == ("jacov,size,synflow,vkdnw", "ones+random+real", "8+64")
     without = fit_and_evaluate(scores.drop(columns=["jacov", "input_jacov"]), acc, seed=1, n_train=40, ndcg_k=10,
-                               zcs_required=["jacov"], batch_sizes=sizes)
+                               zcs_required=["jacov"])
     assert {r["method"] for r in without} == {"GRAF", "VKDNW_m"}
 
 

@@ -109,12 +109,18 @@ def test_log_product_aggregation_and_subset_reranking():
 
 
 def test_method_inputs_from_scores():
+    """Input and batch come from what the score rows record, nothing else."""
     from vkdnw.metrics import method_inputs
 
-    scores = pd.DataFrame({"input_jacov": ["real", "real"], "input_aznas": ["random", "random"]})
-    kinds = method_inputs(scores, {"vkdnw": 8, "jacov": 64, "aznas": 64})
+    scores = pd.DataFrame({"input_jacov": ["real", "real"], "input_aznas": ["random", "random"],
+                           "batch_size_vkdnw": [8, 8], "batch_size_jacov": [64, 64], "batch_size_aznas": [16, 16]})
+    kinds = method_inputs(scores)
     assert kinds["Jacov"] == ("real", "64") and kinds["VKDNW_single"] == ("random", "8")
-    assert kinds["VKDNW_agg"] == ("random+real", "8+64") and kinds["FLOPs"] == ("-", "-")
+    assert kinds["VKDNW_agg"] == ("random+real", "8+16+64") and kinds["FLOPs"] == ("-", "-")
+    # Table 5's real-input twin counts as VKDNW; a run without the columns says "-".
+    twin = method_inputs(pd.DataFrame({"input_vkdnw_real": ["real"], "batch_size_vkdnw_real": [32]}))
+    assert twin["VKDNW_single"] == ("real", "32")
+    assert method_inputs(pd.DataFrame({"arch_str": ["a"]}))["Jacov"] == ("-", "-")
 
 
 def test_size_profile_and_figures(tmp_path):

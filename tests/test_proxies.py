@@ -13,11 +13,11 @@ from torch import nn
 from vkdnw.data import input_batches, load_train_set, write_surrogate_set
 from vkdnw.proxies import aznas, grasp, jacov, naswot, snip, tenas, zico
 from vkdnw.proxies.common import fresh_net
-from vkdnw.proxies.catalog import code_digest
+from vkdnw.proxies.catalog import code_digest, group
 from vkdnw.proxies.registry import NetContext, get_proxy, list_proxies, proxy_version, register_proxy
 from vkdnw.scoring import score_net
 from vkdnw.spaces.nb201 import dataset_info
-from vkdnw.plan import check_zero_cost_overrides, proxy_settings
+from vkdnw.plan import check_settings, group_settings, proxy_settings
 
 DENSE = "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 SMALL = "|nor_conv_1x1~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
@@ -71,6 +71,7 @@ def test_the_planning_catalog_reads_what_the_registry_registers(tmp_path):
     for name in list_proxies():
         spec, info = get_proxy(name), catalog.group(name)
         assert (info.version, info.paper_input, info.float64) == (spec.version, spec.paper_input, spec.float64)
+        assert (info.settings, info.job_keys) == (spec.settings, spec.job_keys)
         assert catalog.proxy_version(name) == proxy_version(name)
     with pytest.raises(ValueError, match="unknown proxy 'nope'; registered: "):
         catalog.group("nope")
@@ -301,44 +302,63 @@ def test_real_input_is_recorded_in_the_row(tiny_datasets):
     assert score_net("jacov", ctx)["input"] == "real"
 
 
-def test_settings_give_data_only_to_the_papers_real_input_proxies():
-    cfg = {"zero_cost": {"batch_size": 32, "input": "paper"}, "data": {"cifar10": "/d/c10"}, "vkdnw": {"batch_size": 8}}
+VKDNW_PAPER = {"batch_size": 64, "n_tensors": 128, "position": 0.0, "per_tensor": 1, "fim": "reference"}
+
+
+def test_settings_give_data_only_to_the_groups_whose_input_is_real():
+    batch32 = {g: {"batch_size": 32} for g in ("jacov", "naswot")}
+    cfg = {"settings": {**batch32, "vkdnw": {"batch_size": 8}}, "data": {"cifar10": "/d/c10"}}
     assert proxy_settings(cfg, "jacov", "cifar10") == {"jacov": {"batch_size": 32, "data": "/d/c10"}}
     assert proxy_settings(cfg, "jacov", "cifar100") == {"jacov": {"batch_size": 32, "data": None}}
     assert proxy_settings(cfg, "naswot", "cifar10") == {"naswot": {"batch_size": 32, "data": None}}
-    assert proxy_settings({**cfg, "zero_cost": {"input": "real"}}, "naswot", "cifar10")["naswot"]["data"] == "/d/c10"
-    assert proxy_settings({**cfg, "zero_cost": {"input": "random"}}, "jacov", "cifar10")["jacov"]["data"] is None
-    assert proxy_settings(cfg, "vkdnw", "cifar10") == {"vkdnw": {"batch_size": 8}}
+    real = {**cfg, "settings": {"naswot": {"input": "real"}, "jacov": {"input": "random"}}}
+    assert proxy_settings(real, "naswot", "cifar10") == {"naswot": {"batch_size": 64, "data": "/d/c10"}}
+    assert proxy_settings(real, "jacov", "cifar10")["jacov"]["data"] is None
+    assert proxy_settings(cfg, "vkdnw", "cifar10") == {"vkdnw": {**VKDNW_PAPER, "batch_size": 8}}
     assert proxy_settings(cfg, "size", "cifar10") == {}
 
 
-def test_dataset_batch_size_overrides_the_zero_cost_batch_of_the_datasets_it_names():
-    cfg = {"zero_cost": {"batch_size": 64, "dataset_batch_size": {"cifar10": {"aznas": 16}}}, "vkdnw": {"batch_size": 8}}
+def test_registered_defaults_are_the_papers_and_the_job_keys_follow_them():
+    from vkdnw.proxies.registry import get_proxy
+
+    assert group("vkdnw").settings == get_proxy("vkdnw").settings == VKDNW_PAPER
+    assert group("vkdnw_real").settings == VKDNW_PAPER and group("vkdnw_real").shares == "vkdnw"
+    assert get_proxy("zico").settings == {"batch_size": 64, "input": "real", "dtype": "float32"}
+    assert get_proxy("naswot").settings == {"batch_size": 64, "input": "random"}
+    assert get_proxy("size").settings == {}
+    assert get_proxy("zico").job_keys == ("batch_size", "dtype", "data")
+    assert get_proxy("vkdnw_real").job_keys == (*VKDNW_PAPER, "data")
+    assert proxy_settings({}, "jacov", "cifar10") == {"jacov": {"batch_size": 64, "data": None}}
+
+
+def test_a_dataset_overlay_changes_only_the_groups_and_datasets_it_names():
+    cfg = {"settings": {"vkdnw": {"batch_size": 8}}, "per_dataset": {"cifar10": {"settings": {"aznas": {"batch_size": 16}}}}}
     assert proxy_settings(cfg, "aznas", "cifar10") == {"aznas": {"batch_size": 16, "data": None}}
-    # Another group or dataset keeps the settings JSON it had without the key: its blocks stay.
-    plain = {**cfg, "zero_cost": {"batch_size": 64}}
-    for proxy, dataset in [("aznas", "ImageNet16-120"), ("synflow", "cifar10")]:
+    # Another group or dataset keeps the settings JSON it had without the overlay: its blocks stay.
+    plain = {"settings": {"vkdnw": {"batch_size": 8}}}
+    for proxy, dataset in [("aznas", "ImageNet16-120"), ("synflow", "cifar10"), ("vkdnw", "cifar10")]:
         assert proxy_settings(cfg, proxy, dataset) == proxy_settings(plain, proxy, dataset)
-    assert proxy_settings(cfg, "vkdnw", "cifar10") == {"vkdnw": {"batch_size": 8}}
-    check_zero_cost_overrides(cfg)
-    with pytest.raises(ValueError, match="dataset_batch_size.cifar10.*'vkdnw', 'znas'"):
-        check_zero_cost_overrides({"zero_cost": {"dataset_batch_size": {"cifar10": {"znas": 8, "vkdnw": 8}}}})
+    # The overlay wins over the run-wide block, key by key.
+    both = {"settings": {"vkdnw": {"batch_size": 8, "n_tensors": 64}},
+            "per_dataset": {"cifar100": {"settings": {"vkdnw": {"batch_size": 16}}}}}
+    assert group_settings(both, "vkdnw", "cifar100") == {**VKDNW_PAPER, "batch_size": 16, "n_tensors": 64}
+    assert group_settings(both, "vkdnw", "cifar10") == {**VKDNW_PAPER, "batch_size": 8, "n_tensors": 64}
 
 
 def test_dtype_settings_reach_only_the_groups_and_datasets_they_name():
-    cfg = {"zero_cost": {"batch_size": 64, "dtype": {"grasp": "float64"},
-                         "dataset_dtype": {"cifar10": {"zico": "float64"}, "cifar100": {"grasp": "float32"}}}}
+    cfg = {"settings": {"grasp": {"dtype": "float64"}},
+           "per_dataset": {"cifar10": {"settings": {"zico": {"dtype": "float64"}}},
+                           "cifar100": {"settings": {"grasp": {"dtype": "float32"}}}}}
     assert proxy_settings(cfg, "zico", "cifar10") == {"zico": {"batch_size": 64, "data": None, "dtype": "float64"}}
     assert proxy_settings(cfg, "grasp", "cifar10")["grasp"]["dtype"] == "float64"
     # float32, named or not, is the settings JSON of a config without the keys: blocks stay.
-    plain = {"zero_cost": {"batch_size": 64}}
     for proxy, dataset in [("zico", "ImageNet16-120"), ("grasp", "cifar100"), ("snip", "cifar10")]:
-        assert proxy_settings(cfg, proxy, dataset) == proxy_settings(plain, proxy, dataset)
-    check_zero_cost_overrides(cfg)
-    with pytest.raises(ValueError, match=r"zero_cost.dtype: \['snip'\].*float64 path.*\['grasp', 'zico'\]"):
-        check_zero_cost_overrides({"zero_cost": {"dtype": {"snip": "float64"}}})
-    with pytest.raises(ValueError, match=r"dataset_dtype.cifar10: \['tenas'\]"):
-        check_zero_cost_overrides({"zero_cost": {"dataset_dtype": {"cifar10": {"tenas": "float64"}}}})
+        assert proxy_settings(cfg, proxy, dataset) == proxy_settings({}, proxy, dataset)
+    check_settings(cfg)
+    with pytest.raises(ValueError, match=r"at settings/snip: snip has no setting 'dtype'"):
+        check_settings({"settings": {"snip": {"dtype": "float64"}}})
+    with pytest.raises(ValueError, match=r"at per_dataset/cifar10/settings/tenas: tenas has no setting 'dtype'"):
+        check_settings({"per_dataset": {"cifar10": {"settings": {"tenas": {"dtype": "float64"}}}}})
 
 
 @pytest.mark.parametrize("proxy", ["zico", "grasp"])
@@ -426,5 +446,6 @@ def test_vkdnw_real_is_vkdnw_on_noise_and_reads_images_when_given(tiny_datasets)
     real_ctx = NetContext(DENSE, "cifar10", 1, 10, 32, {"vkdnw_real": {**s, "data": str(tiny_datasets["cifar10"])}})
     real = score_net("vkdnw_real", real_ctx)
     assert real["input"] == "real" and real["vkdnw"] != ref["vkdnw"] and real["aleph"] == ref["aleph"]
-    assert proxy_settings({"vkdnw": s, "data": {"cifar10": "/d"}}, "vkdnw_real", "cifar10") == {
-        "vkdnw_real": {**s, "data": "/d"}}
+    # The real-input twin shares VKDNW's settings, defaults and config alike.
+    assert proxy_settings({"settings": {"vkdnw": s}, "data": {"cifar10": "/d"}}, "vkdnw_real", "cifar10") == {
+        "vkdnw_real": {**VKDNW_PAPER, **s, "data": "/d"}}

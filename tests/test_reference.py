@@ -14,7 +14,7 @@ import yaml
 from conftest import CROSS_CPU_RTOL, REPO, value_atol
 from vkdnw.cli import main
 from vkdnw.rescore import scores_path, value_columns
-from vkdnw.plan import proxy_settings
+from vkdnw.plan import proxy_settings, run_groups
 
 # Rescoring every committed group takes about a minute: left out of `-m "not slow"`.
 pytestmark = pytest.mark.slow
@@ -35,8 +35,7 @@ def _cases() -> list[tuple[str, str, str, int, str]]:
             for seed in cfg["seeds"]:
                 scores = scores_path(cfg, ds, seed).as_posix()
                 if (REPO / scores).exists():
-                    out += [(config, scores, ds, seed, proxy)
-                            for proxy in cfg.get("dataset_proxies", {}).get(ds, cfg["proxies"])]
+                    out += [(config, scores, ds, seed, proxy) for proxy in run_groups(cfg, ds)]
     return out
 
 

@@ -72,6 +72,36 @@ def test_merge_detects_problems(tmp_path):
     assert not (d / "size/block000.parquet").exists() and (d / "size/block000.parquet.corrupt").exists()
 
 
+def test_rows_record_their_settings_and_the_merge_checks_them(tmp_path):
+    """Each row records the batch size and precision it was scored at; the merge names them
+    by group, gives them to blocks scored before rows recorded them, and refuses a block whose
+    record disagrees with the run's settings."""
+    archs = select_archs("unique", 2, 0)
+    d = tmp_path / "scores"
+    jobs = {"vkdnw": SETTINGS, "zico": {"zico": {"batch_size": 2, "data": None, "dtype": "float64"}},
+            "jacov": {"jacov": {"batch_size": 2, "data": None}}}
+    for proxy, settings in jobs.items():
+        df = score_block(archs, proxy=proxy, dataset="cifar10", seed=1, settings=settings,
+                         out=d / proxy / "block000.parquet", progress=False)
+        assert df["batch_size"].tolist() == [2, 2]
+    # dtype where it is a setting of the group (ZiCo's, GraSP's): the others' precision is fixed.
+    assert read_parquet(d / "zico/block000.parquet", ())["dtype"].tolist() == ["float64"] * 2
+    assert "dtype" not in read_parquet(d / "jacov/block000.parquet", ()).columns
+    blocks = [str(d / p / "block000.parquet") for p in jobs]
+    run = {p: s[p] for p, s in jobs.items()}
+    merged = merge_blocks(blocks, tmp_path / "m.parquet", settings=run)
+    assert merged["batch_size_vkdnw"].tolist() == [2, 2] and merged["dtype_zico"].tolist() == ["float64"] * 2
+    # A block from before rows recorded their settings: the run's settings fill them in.
+    for proxy in ("jacov", "zico"):
+        old = read_parquet(d / proxy / "block000.parquet", ()).drop(columns=["batch_size", "dtype"], errors="ignore")
+        old.to_parquet(d / proxy / "block000.parquet")
+    merged = merge_blocks(blocks, tmp_path / "m2.parquet", settings=run)
+    assert merged["batch_size_jacov"].tolist() == [2, 2] and merged["dtype_zico"].tolist() == ["float64"] * 2
+    with pytest.raises(ValueError, match=r"proxy vkdnw: blocks scored at batch_size \[2\], the run's settings say 8"):
+        merge_blocks(blocks, tmp_path / "m3.parquet", settings={**run, "vkdnw": {"batch_size": 8}})
+    assert not (tmp_path / "m3.parquet").exists()
+
+
 def test_cli_rescore_and_bad_arch_list(tmp_path, capsys):
     arch = select_archs("unique", 1, 5)[0]
     assert main(["rescore", "--proxy", "size", "--dataset", "cifar10", "--seed", "1", arch]) == 0
@@ -340,10 +370,11 @@ def test_reuse_roots_are_the_runs_with_the_same_group_settings(tmp_path):
         (tmp_path / name).write_text(yaml.safe_dump({"results": str(tmp_path / f"{name}.results"), **cfg}))
         return str(tmp_path / name)
 
-    same = write("same.yaml", datasets=["cifar10"], seeds=[1, 2], proxies=["size", "vkdnw"], vkdnw={"batch_size": 8})
-    other = write("other.yaml", datasets=["cifar10"], seeds=[1], proxies=["vkdnw"], vkdnw={"batch_size": 16})
+    same = write("same.yaml", datasets=["cifar10"], seeds=[1, 2], proxies=["size", "vkdnw"],
+                 settings={"vkdnw": {"batch_size": 8}})
+    other = write("other.yaml", datasets=["cifar10"], seeds=[1], proxies=["vkdnw"], settings={"vkdnw": {"batch_size": 16}})
     cfg = validate_config({"results": str(tmp_path / "me"), "datasets": ["cifar10"], "seeds": [1],
-                           "proxies": ["size", "vkdnw"], "vkdnw": {"batch_size": 8}, "reuse_scores": [same, other]})
+                           "proxies": ["size", "vkdnw"], "settings": {"vkdnw": {"batch_size": 8}}, "reuse_scores": [same, other]})
     assert reuse_roots(cfg, "vkdnw", "cifar10", 1) == [f"{same}.results"]  # other's VKDNW is at batch 16
     assert reuse_roots(cfg, "size", "cifar10", 1) == [f"{same}.results"]  # other scored no size
     assert reuse_roots(cfg, "vkdnw", "cifar10", 3) == []  # no run has seed 3

@@ -185,7 +185,8 @@ def test_block_size_is_the_layout_and_rescores(tiny_run):
 def test_vkdnw_setting_reruns_only_vkdnw_blocks(tiny_run):
     work, cfg = tiny_run
     try:
-        _with_config(work, cfg, vkdnw={**cfg["vkdnw"], "n_tensors": 64})
+        settings = cfg["settings"]
+        _with_config(work, cfg, settings={**settings, "vkdnw": {**settings["vkdnw"], "n_tensors": 64}})
         out = _snakemake(work, "-n")
         planned = _planned(work)
     finally:
@@ -329,10 +330,13 @@ def test_misspelled_top_level_key_costs_a_few_lines(tmp_path):
 
 def test_nested_config_override_takes_numbers(tmp_path):
     # Snakemake reads nested --config values as strings ('100'); they fit the schema once parsed.
-    proc = _dry_run(tmp_path, "--config", 'model_driven={"n_train": 3}', 'vkdnw={"position": "0.5"}')
+    proc = _dry_run(tmp_path, "--config", 'model_driven={"n_train": 3}', 'settings={"vkdnw": {"position": "0.5"}}')
     assert proc.returncode == 0, proc.stderr[-2000:]
-    proc = _dry_run(tmp_path, "--config", 'vkdnw={"batch_size": "x"}')
-    assert proc.returncode != 0 and "vkdnw/batch_size" in proc.stdout + proc.stderr
+    proc = _dry_run(tmp_path, "--config", 'settings={"vkdnw": {"batch_size": "x"}}')
+    assert proc.returncode != 0 and "settings/vkdnw/batch_size" in proc.stdout + proc.stderr
+    # A key of the config's earlier shape: one line naming the key that replaced it.
+    proc = _dry_run(tmp_path, "--config", 'vkdnw={"batch_size": 8}')
+    assert proc.returncode != 0 and "config key 'vkdnw' was replaced: write settings: {vkdnw:" in proc.stdout + proc.stderr
 
 
 def test_slurm_profile_keeps_its_defaults_with_an_account(tmp_path):
@@ -539,10 +543,11 @@ def test_unknown_dataset_in_config_is_a_schema_error(tiny_run, tmp_path):
     _assert_config_rejected(tmp_path, {**cfg, "datasets": ["mnist"]}, "mnist")
 
 
-def test_dataset_batch_size_reruns_only_that_datasets_zero_cost_blocks(tiny_run, tmp_path):
+def test_a_dataset_overlay_reruns_only_that_datasets_blocks_of_the_groups_it_names(tiny_run, tmp_path):
     work, cfg = tiny_run
+    overlay = {"cifar10": {"settings": {"jacov": {"batch_size": 2}, "aznas": {"batch_size": 2}}}}
     try:
-        _with_config(work, cfg, zero_cost={**cfg["zero_cost"], "dataset_batch_size": {"cifar10": {"jacov": 2, "aznas": 2}}})
+        _with_config(work, cfg, per_dataset=overlay)
         out = _snakemake(work, "-n", "-p")
         planned = _planned(work)
     finally:
@@ -550,22 +555,23 @@ def test_dataset_batch_size_reruns_only_that_datasets_zero_cost_blocks(tiny_run,
     assert _rescored_proxies(out) == {"jacov", "aznas"}  # not tenas, which it does not name
     assert set(re.findall(r"dataset=([\w-]+), seed=\d+, proxy=", out)) == {"cifar10"}
     assert planned["score_block"] == len(cfg["seeds"]) * _n_blocks(cfg) * 2
-    # The tables' batch column follows: cifar10's evaluation says 2, and no other run reruns.
-    evals = re.findall(r"vkdnw metrics .*--dataset (\S+) .*--batch-sizes '([^']*)'", out)
-    assert evals and {d for d, _ in evals} == {"cifar10"}
-    assert all('"jacov": 2' in sizes and '"tenas": 4' in sizes and '"vkdnw": 2' in sizes for _, sizes in evals)
-    _assert_config_rejected(tmp_path, {**cfg, "zero_cost": {"dataset_batch_size": {"mnist": {"jacov": 2}}}}, "mnist")
-    _assert_config_rejected(tmp_path, {**cfg, "zero_cost": {"dataset_batch_size": {"cifar10": {"znas": 2}}}}, "znas")
-    # The precision keys: a value the schema does not know, a group without a float64 path.
-    _assert_config_rejected(tmp_path, {**cfg, "zero_cost": {"dtype": {"zico": "float16"}}}, "float16")
-    _assert_config_rejected(tmp_path, {**cfg, "zero_cost": {"dataset_dtype": {"cifar10": {"jacov": "float64"}}}},
-                            "jacov")
+    # The merges follow (the new rows record batch 2, the tables read it): cifar10's only.
+    merges = re.findall(r"vkdnw merge .*--settings '([^']*)' .*/(\w+)/seed\d+/scores.parquet", out)
+    assert merges and {d for _, d in merges} == {"cifar10"}
+    assert all('"jacov": {"batch_size": 2' in s and '"tenas": {"batch_size": 4' in s for s, _ in merges)
+    _assert_config_rejected(tmp_path, {**cfg, "per_dataset": {"mnist": overlay["cifar10"]}}, "mnist")
+    _assert_config_rejected(tmp_path, {**cfg, "per_dataset": {"cifar10": {"settings": {"znas": {"batch_size": 2}}}}},
+                            "znas")
+    # The precision key: a value the schema does not know, a group without a float64 path.
+    _assert_config_rejected(tmp_path, {**cfg, "settings": {"zico": {"dtype": "float16"}}}, "float16")
+    _assert_config_rejected(tmp_path, {**cfg, "per_dataset": {"cifar10": {"settings": {"jacov": {"dtype": "float64"}}}}},
+                            "jacov has no setting 'dtype'")
 
 
-def test_dataset_proxies_limits_a_datasets_groups(tiny_run):
+def test_a_dataset_overlays_proxies_limit_its_groups(tiny_run):
     work, cfg = tiny_run
     try:
-        _with_config(work, cfg, dataset_proxies={"cifar10": ["size", "vkdnw"]})
+        _with_config(work, cfg, per_dataset={"cifar10": {"proxies": ["size", "vkdnw"]}})
         planned = _planned(work)
     finally:
         _with_config(work, cfg)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from vkdnw.io import read_parquet, write_text
 from vkdnw.paper import TABLE5, TABLE8, TABLE9
-from vkdnw.plan import data_folder
+from vkdnw.plan import data_folder, group_settings
 
 TABLES = ("table5", "table8", "table9")
 METRIC_COLUMNS = ["kt", "spr", "ndcg", "top1"]
@@ -66,10 +66,11 @@ class Row:
 def ablation_rows(cfg: dict[str, Any]) -> list[Row]:
     """Every row of Tables 5, 8 and 9 for this config, in the paper's order.
 
-    The fixed parts of each table are the main run's VKDNW settings (``cfg["vkdnw"]``: batch
-    64, 128 tensors, position 0, one weight per tensor in the paper).
+    The fixed parts of each table are the main run's VKDNW settings (``settings.vkdnw`` over
+    the registered defaults: batch 64, 128 tensors, position 0, one weight per tensor in the
+    paper).
     """
-    a, v = cfg["ablations"], cfg["vkdnw"]
+    a, v = cfg["ablations"], group_settings(cfg, "vkdnw")
     base = dict(batch_size=v["batch_size"], n_tensors=v["n_tensors"], position=v["position"],
                 per_tensor=v["per_tensor"], input="random")
     # Without a dataset path a real-input row would score the very noise its random twin

@@ -90,10 +90,26 @@ def coerce_strings(value: Any, schema: dict[str, Any]) -> Any:
     return value
 
 
+# Keys of the config's earlier shape, and what replaced them (one line each).
+REPLACED = {
+    "vkdnw": "settings: {vkdnw: {batch_size: ..., n_tensors: ...}}",
+    "zero_cost": "settings: {<group>: {batch_size: ..., dtype: ..., input: real|random}}, "
+                 "per dataset under per_dataset: {<dataset>: {settings: ...}}",
+    "dataset_proxies": "per_dataset: {<dataset>: {proxies: [...]}}",
+}
+
+
+def check_replaced_keys(cfg: dict[str, Any], source: str) -> None:
+    for key, new in REPLACED.items():
+        if key in cfg:
+            raise ValueError(f"{source}: config key {key!r} was replaced: write {new} (docs/configuration.md)")
+
+
 def validate_config(cfg: dict[str, Any], source: str = "config") -> dict[str, Any]:
     """Validate ``cfg`` in place (filling defaults); a bad key or value is a one-line ValueError."""
     import jsonschema
 
+    check_replaced_keys(cfg, source)
     schema = load_schema()
     coerce_strings(cfg, schema)
     try:
@@ -110,10 +126,10 @@ def validate_config(cfg: dict[str, Any], source: str = "config") -> dict[str, An
 
 def _resolve_groups(cfg: dict[str, Any], source: str) -> None:
     """Proxy-group names are the registry's, not the schema's: check every name the config
-    gives (one line for an unknown one), the zero-cost overrides included, and fill the
-    defaults that name groups."""
+    gives (one line for an unknown one), the settings blocks included, and fill the defaults
+    that name groups."""
     from vkdnw.paper import TABLE1_ZERO_COST_GROUPS
-    from vkdnw.plan import check_zero_cost_overrides
+    from vkdnw.plan import check_settings
     from vkdnw.proxies.catalog import default_run, group, group_names
 
     if "proxies" not in cfg:
@@ -121,7 +137,8 @@ def _resolve_groups(cfg: dict[str, Any], source: str) -> None:
     md = cfg.get("model_driven", {})
     if md.get("zcs_required", "absent") is None:
         md["zcs_required"] = list(TABLE1_ZERO_COST_GROUPS)
-    named = [("proxies", cfg["proxies"]), *((f"dataset_proxies/{d}", g) for d, g in cfg.get("dataset_proxies", {}).items()),
+    named = [("proxies", cfg["proxies"]),
+             *((f"per_dataset/{d}/proxies", o["proxies"]) for d, o in cfg.get("per_dataset", {}).items() if "proxies" in o),
              ("model_driven/zcs_required", md.get("zcs_required") or [])]
     known = [g for g in group_names() if not group(g).ablation_only]
     for where, groups in named:
@@ -130,10 +147,44 @@ def _resolve_groups(cfg: dict[str, Any], source: str) -> None:
             what = "a group only the ablations score" if unknown[0] in group_names() else "unknown proxy group"
             raise ValueError(f"{source}: invalid config at {where}: {what} {unknown[0]!r}; "
                              f"a run's groups: {', '.join(known)}")
-    check_zero_cost_overrides(cfg)
+    try:
+        check_settings(cfg)
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    cfg = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{path}: a config is a YAML mapping of keys, got {type(cfg).__name__}")
+    return cfg
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` over ``base``, mappings key by key and anything else replaced: what Snakemake
+    does with ``--configfile`` over the Snakefile's ``configfile:``."""
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def base_config_path() -> Path | None:
+    """The workflow's ``config.yaml`` (the Snakefile's ``configfile:``): in the working
+    directory, as Snakemake reads it, else beside this package's checkout."""
+    for candidate in (Path("config.yaml"), Path(__file__).resolve().parents[2] / "config.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    """Load and validate a workflow config file (defaults filled in from the schema)."""
-    cfg = yaml.safe_load(Path(path).read_text()) or {}
+    """A run's config as Snakemake resolves ``--configfile path``: the workflow's
+    ``config.yaml``, then ``path`` over it, then the schema's defaults; validated. The tools
+    (``vkdnw rescore``, ``bench``, ``reuse_scores``) resolve a preset through it, so they see
+    the config the workflow ran."""
+    base = base_config_path()
+    cfg = read_yaml(path)
+    if base is not None and base.resolve() != Path(path).resolve():
+        cfg = merge(read_yaml(base), cfg)
     return validate_config(cfg, str(path))

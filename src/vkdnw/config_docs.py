@@ -22,7 +22,7 @@ Generated from `src/vkdnw/config.schema.yaml` by `python -m vkdnw.config_docs do
 do not edit by hand. `config.yaml` holds the paper's settings; presets in `config/` change a few
 keys. A run validates its config against the schema before any job starts: an unknown key or a
 wrong type stops it with one line naming the key. Override single keys with
-`--config key=value` (nested: `--config 'vkdnw={"batch_size": 8}'`).
+`--config key=value` (nested: `--config 'settings={"vkdnw": {"batch_size": 8}}'`).
 
 How the benchmark and the input data are set: [data.md](data.md).
 """
@@ -50,12 +50,36 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+# What a mapping's free keys stand for (``additionalProperties``), by the key that holds it.
+PLACEHOLDER = {"settings": "<group>", "per_dataset": "<dataset>"}
+
+
 def _rows(properties: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str, str, str]]:
     for name, node in properties.items():
         key = f"{prefix}{name}"
         yield key, _type(node), _default(node), _cell(node.get("description", ""))
         if isinstance(node.get("properties"), dict):
             yield from _rows(node["properties"], f"{key}.")
+        free = node.get("additionalProperties")
+        # A dataset overlay's settings have the run-wide settings' keys: listed once.
+        if isinstance(free, dict) and isinstance(free.get("properties"), dict) and not (name == "settings" and prefix):
+            yield from _rows(free["properties"], f"{key}.{PLACEHOLDER.get(name, '<key>')}.")
+
+
+def group_table() -> list[str]:
+    """Every proxy group's settings and defaults, from the registry (read without torch)."""
+    from vkdnw.proxies.catalog import catalog
+
+    lines = ["\n## Proxy groups' settings\n",
+             "The defaults each group registers (`vkdnw proxies` lists them too); `settings.<group>` and "
+             "`per_dataset.<dataset>.settings.<group>` override them key by key.\n",
+             "| group | settings (defaults) |", "|---|---|"]
+    for name, g in catalog().items():
+        if g.ablation_only:
+            continue
+        shown = ", ".join(f"`{k}: {json.dumps(v)}`" for k, v in g.settings.items()) or "none"
+        lines.append(f"| `{name}` | {shown} |")
+    return lines
 
 
 def render(schema: dict[str, Any]) -> str:
@@ -73,6 +97,7 @@ def render(schema: dict[str, Any]) -> str:
         out.extend(f"| `{k}` | {t} | {d} | {m} |" for k, t, d, m in _rows(props, prefix))
 
     table("Top-level keys", {k: schema["properties"][k] for k in plain})
+    out.extend(group_table())
     for name in nested:
         node = schema["properties"][name]
         table(f"`{name}`", node["properties"], f"{name}.", node.get("description", ""))

@@ -106,26 +106,28 @@ def collections(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
 REAL_TWIN = {"vkdnw": "vkdnw_real"}
 
 
-def groups_input(scores: pd.DataFrame | None, groups: tuple[str, ...], batch_sizes: dict[str, int]) -> tuple[str, str]:
-    """(input kind, batch size) of a method that reads proxy ``groups``, from the
-    ``input_<group>`` columns of the merged scores and the configured batch sizes; "-" where
-    it takes no input."""
+def _values(scores: pd.DataFrame | None, column: str, group: str) -> set:
+    """The values of ``<column>_<group>`` (or its real-image twin's) in the merged scores."""
+    cols = [f"{column}_{x}" for x in (group, REAL_TWIN.get(group)) if x]
+    return {v for c in cols if scores is not None and c in scores.columns for v in scores[c].dropna().unique()}
+
+
+def groups_input(scores: pd.DataFrame | None, groups: tuple[str, ...]) -> tuple[str, str]:
+    """(input kind, batch size) of a method that reads proxy ``groups``, from the columns the
+    score rows record (``input_<group>``, ``batch_size_<group>``); "-" where it takes none."""
     kinds, batches = set(), set()
     for g in groups:
-        cols = [f"input_{x}" for x in (g, REAL_TWIN.get(g)) if x]
-        found = [c for c in cols if scores is not None and c in scores.columns]
-        for col in found:
-            kinds.update(str(v) for v in scores[col].dropna().unique())
+        found = _values(scores, "input", g)
+        kinds.update(str(v) for v in found)
         if not found and g == "vkdnw":
             kinds.add("random")  # VKDNW itself always scores noise
-        if g in batch_sizes and g != "size":
-            batches.add(str(batch_sizes[g]))
+        batches.update(str(int(v)) for v in _values(scores, "batch_size", g))
     return "+".join(sorted(kinds)) or "-", "+".join(sorted(batches, key=int)) or "-"
 
 
-def method_inputs(scores: pd.DataFrame | None, batch_sizes: dict[str, int]) -> dict[str, tuple[str, str]]:
+def method_inputs(scores: pd.DataFrame | None) -> dict[str, tuple[str, str]]:
     """(input kind, batch size) of every method (:func:`groups_input`)."""
-    return {name: groups_input(scores, m.groups, batch_sizes) for name, m in METHODS.items()}
+    return {name: groups_input(scores, m.groups) for name, m in METHODS.items()}
 
 
 def run_metrics(
@@ -136,7 +138,6 @@ def run_metrics(
     dataset: str,
     seed: int,
     ndcg_k: int,
-    batch_sizes: dict[str, int],
     scores_path: str | Path | None = None,
 ) -> pd.DataFrame:
     """KT, SPR, nDCG@k and top-1 of every method (``table = "main"``) and of every subset of
@@ -145,7 +146,7 @@ def run_metrics(
     ranks = read_parquet(ranks_path, ("arch_str", "is_unique"), remake=True)
     scores = read_parquet(scores_path, ("arch_str",), remake=True) if scores_path else None
     df, acc_col = with_accuracy(ranks, benchmark_path, dataset)
-    kinds = method_inputs(scores, batch_sizes)
+    kinds = method_inputs(scores)
     methods = [m for m in METHOD_ORDER if m in ranks.columns]
     rows = []
     for subset, part in collections(df).items():
@@ -241,7 +242,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path, benchmark: str | Path, da
 
     runs = [Path(run_a), Path(run_b)]
     ranks = [read_parquet(r / "ranks.parquet", ("arch_str", "is_unique")) for r in runs]
-    kinds = [method_inputs(read_parquet(r / "scores.parquet", ("arch_str",)), {}) for r in runs]
+    kinds = [method_inputs(read_parquet(r / "scores.parquet", ("arch_str",))) for r in runs]
     shared = [m for m in ranks[0].columns if m in ranks[1].columns and m in METHODS]
     methods = methods or shared
     missing = sorted(set(methods) - set(shared))

@@ -142,8 +142,7 @@ def fit_and_test(x: np.ndarray, y: np.ndarray, acc: np.ndarray, train: np.ndarra
 
 def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_train: int, ndcg_k: int,
                      rf: dict | None = None, graf_degrees: bool = False, graf_ties: str = "most",
-                     zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS,
-                     batch_sizes: dict[str, int] | None = None) -> list[dict]:
+                     zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS) -> list[dict]:
     """Metrics of every available model on the nets outside its training sample, with the
     input and batch size of the scores it was fed (as the single methods' rows say)."""
     train = train_mask(len(scores), n_train, seed)
@@ -153,7 +152,7 @@ def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_trai
         if x is None:
             continue
         groups = model_groups(model, list(x.columns))
-        kind, batch = groups_input(scores, groups, batch_sizes or {})
+        kind, batch = groups_input(scores, groups)
         row = fit_and_test(x.to_numpy(), logit(acc), acc, train, seed=seed, ndcg_k=ndcg_k, rf=rf)
         rows.append({"method": model, "type": "A", "n_nets": int((~train).sum()), "n_train": n_train,
                      "n_features": x.shape[1], "groups": ",".join(groups), "input": kind, "batch_size": batch,
@@ -164,8 +163,7 @@ def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_trai
 def run_model_metrics(scores_path: str | Path, benchmark_path: str | Path, out: str | Path, *, dataset: str,
                       seed: int, n_train: int, ndcg_k: int, rf: dict | None = None,
                       graf_degrees: bool = False, graf_ties: str = "most",
-                      zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS,
-                      batch_sizes: dict[str, int] | None = None) -> pd.DataFrame:
+                      zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS) -> pd.DataFrame:
     scores = read_parquet(scores_path, ("arch_str", "is_unique"), remake=True)
     df, acc_col = with_accuracy(scores, benchmark_path, dataset)
     rows = []
@@ -178,8 +176,7 @@ def run_model_metrics(scores_path: str | Path, benchmark_path: str | Path, out: 
             continue
         part = part.reset_index(drop=True)
         for r in fit_and_evaluate(part, part[acc_col].to_numpy(), seed=seed, n_train=n_train, ndcg_k=ndcg_k, rf=rf,
-                                  graf_degrees=graf_degrees, graf_ties=graf_ties, zcs_required=zcs_required,
-                                  batch_sizes=batch_sizes):
+                                  graf_degrees=graf_degrees, graf_ties=graf_ties, zcs_required=zcs_required):
             rows.append({**r, "dataset": dataset, "seed": seed, "subset": subset, "table": "main"})
     result = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["method", "dataset", "seed", "subset", "table"])
     write_parquet(result, out)

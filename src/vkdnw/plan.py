@@ -47,71 +47,84 @@ def block_archs(archs: list[str], block: int, block_size: int) -> list[str]:
     return archs[block * block_size : (block + 1) * block_size]
 
 
-# Groups with settings of their own (the first branches of proxy_settings); every other group
-# is a zero-cost group and reads the `zero_cost` block.
-OWN_SETTINGS = frozenset({"size", "vkdnw", "vkdnw_real"})
+def run_groups(cfg: dict[str, Any], dataset: str) -> list[str]:
+    """The proxy groups a run scores on ``dataset``: its ``per_dataset`` overlay's, else
+    ``proxies``."""
+    return list(cfg.get("per_dataset", {}).get(dataset, {}).get("proxies") or cfg["proxies"])
+
+
+def group_settings(cfg: dict[str, Any], proxy: str, dataset: str | None = None) -> dict[str, Any]:
+    """The settings of group ``proxy`` on ``dataset``, resolved in one place: the group's
+    registered defaults (the paper's), then the config's ``settings.<group>``, then the
+    dataset's overlay ``per_dataset.<dataset>.settings.<group>``, key by key."""
+    spec = group(proxy)
+    name = spec.shares or proxy  # a group that shares another's settings reads its config too
+    out = dict(spec.settings)
+    out.update(cfg.get("settings", {}).get(name) or {})
+    if dataset:
+        out.update(cfg.get("per_dataset", {}).get(dataset, {}).get("settings", {}).get(name) or {})
+    return out
 
 
 def proxy_settings(cfg: dict[str, Any], proxy: str, dataset: str | None = None) -> dict[str, Any]:
-    """The settings a proxy group's numbers depend on (and nothing else, for invalidation).
+    """A scoring job's settings: what the group's numbers depend on and nothing else (the
+    rule's params, so Snakemake reruns exactly the blocks a config change affects).
 
-    ``size`` has none and ``vkdnw`` its own block. Every other group gets the zero-cost batch
-    size and, where it reads real images on ``dataset``, that dataset's folder, so that
-    pointing the config at a dataset reruns exactly the proxies that read it.
+    The group's resolved settings (:func:`group_settings`), with ``input: real`` turned into the
+    dataset's folder (``data``; null for noise), so that pointing the config at a dataset reruns
+    exactly the groups that read it. A zero-cost group's float32 adds no ``dtype`` key: blocks
+    scored before the key existed keep the params they were made with.
     """
     spec = group(proxy)
-    if proxy == "size":
+    s = group_settings(cfg, proxy, dataset)
+    if not s:
         return {}
-    if proxy == "vkdnw":
-        return {"vkdnw": cfg.get("vkdnw", {})}
-    if proxy == "vkdnw_real":  # Table 5's real-input VKDNW: the VKDNW settings plus the images
-        return {proxy: {**cfg.get("vkdnw", {}), "data": data_folder(cfg, dataset)}}
-    zc = cfg.get("zero_cost", {})
-    mode = zc.get("input", "paper")
-    reads_data = spec.paper_input is not None and (mode == "real" or (mode == "paper" and spec.paper_input == "real"))
-    data = data_folder(cfg, dataset) if reads_data else None
-    return {proxy: zero_cost_entry(zero_cost_batch(cfg, dataset, proxy), data, zero_cost_dtype(cfg, dataset, proxy))}
+    if "input" in s or spec.paper_input:
+        reads = s.pop("input", spec.paper_input) == "real"
+        s["data"] = data_folder(cfg, dataset) if reads else None
+    if s.get("dtype") == "float32":
+        del s["dtype"]
+    return {proxy: s}
+
+
+# The resolved settings each score row records beside the ``input`` it was fed (where the
+# group has them): the tables' batch column reads them from the scores.
+ROW_SETTINGS = ("batch_size", "dtype")
+
+
+def recorded_settings(proxy: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The batch size and precision a ``proxy`` job with these settings scores at: its block
+    of the job's settings over the group's registered defaults, for the keys the group has."""
+    s = {**group(proxy).settings, **settings.get(proxy, {})}
+    return {k: s[k] for k in ROW_SETTINGS if k in s}
 
 
 def zero_cost_entry(batch_size: int, data: str | None, dtype: str = "float32") -> dict[str, Any]:
-    """A zero-cost group's settings. float32 adds no ``dtype`` key: blocks scored before the
-    key existed keep the settings (and so the params) they were made with."""
+    """A zero-cost group's block of a job's settings, as :func:`proxy_settings` writes it (for
+    the tools that score without a config)."""
     return {"batch_size": batch_size, "data": data, **({"dtype": dtype} if dtype != "float32" else {})}
 
 
-def zero_cost_batch(cfg: dict[str, Any], dataset: str | None, proxy: str) -> int:
-    """The batch size of zero-cost group ``proxy`` on ``dataset``: ``zero_cost.dataset_batch_size``
-    where it names both, else ``zero_cost.batch_size``. A group or dataset it does not name
-    keeps the settings (and so the scores) it had before the key existed."""
-    zc = cfg.get("zero_cost", {})
-    by_dataset = zc.get("dataset_batch_size", {}).get(dataset, {})
-    return int(by_dataset.get(proxy, zc.get("batch_size", 64)))
-
-
-def zero_cost_dtype(cfg: dict[str, Any], dataset: str | None, proxy: str) -> str:
-    """The float precision of zero-cost group ``proxy`` on ``dataset``: ``zero_cost.dataset_dtype``
-    where it names both, else ``zero_cost.dtype``, else float32 (the reference's)."""
-    zc = cfg.get("zero_cost", {})
-    by_dataset = zc.get("dataset_dtype", {}).get(dataset, {})
-    return str(by_dataset.get(proxy, zc.get("dtype", {}).get(proxy, "float32")))
-
-
-def check_zero_cost_overrides(cfg: dict[str, Any]) -> None:
-    """``zero_cost.dataset_batch_size`` may name only zero-cost groups, and ``zero_cost.dtype``
-    and ``dataset_dtype`` only the groups that can run in float64 (the schema checks the
-    datasets and values; the groups are the registry's): a typo would otherwise be silently
-    ignored."""
-    zc = cfg.get("zero_cost", {})
-    allowed = set(group_names()) - OWN_SETTINGS
-    float64 = {p for p in allowed if group(p).float64}
-    named = [(f"dataset_batch_size.{d}", g, allowed) for d, g in zc.get("dataset_batch_size", {}).items()]
-    named += [("dtype", zc.get("dtype", {}), float64)]
-    named += [(f"dataset_dtype.{d}", g, float64) for d, g in zc.get("dataset_dtype", {}).items()]
-    for key, groups, ok in named:
-        unknown = sorted(set(groups) - ok)
-        if unknown:
-            what = "zero-cost proxy groups" if ok is allowed else "zero-cost groups with a float64 path"
-            raise ValueError(f"zero_cost.{key}: {unknown} are not {what}; those are {sorted(ok)}")
+def check_settings(cfg: dict[str, Any]) -> None:
+    """Every group the ``settings`` blocks name is registered, and every key one the group has
+    (the schema checks each key's type, the registry which group has it): a typo would
+    otherwise score silently at the defaults. One line per error."""
+    blocks = [("settings", cfg.get("settings", {}))]
+    blocks += [(f"per_dataset/{d}/settings", o.get("settings", {})) for d, o in cfg.get("per_dataset", {}).items()]
+    for where, block in blocks:
+        for name, keys in block.items():
+            if name not in group_names() or group(name).ablation_only:
+                raise ValueError(f"invalid config at {where}: unknown proxy group {name!r}; groups: "
+                                 f"{', '.join(g for g in group_names() if not group(g).ablation_only)}")
+            keys, has = keys or {}, group(name).settings
+            unknown = sorted(set(keys) - set(has))
+            if unknown:
+                raise ValueError(f"invalid config at {where}/{name}: {name} has no setting {unknown[0]!r} "
+                                 f"(its settings: {', '.join(has) or 'none'})")
+            # The zero-cost groups (those with an input setting) run BatchNorm in training mode.
+            if "input" in has and keys.get("batch_size", 2) < 2:
+                raise ValueError(f"invalid config at {where}/{name}/batch_size: a zero-cost group needs 2 or more "
+                                 "images (BatchNorm in training mode)")
 
 
 def surrogate_folder(cfg: dict[str, Any], dataset: str) -> str:
@@ -165,8 +178,7 @@ def reuse_roots(cfg: dict[str, Any], proxy: str, dataset: str, seed: int, base: 
     roots = []
     for path in cfg["reuse_scores"]:
         other = _other_config(_config_path(path, base))
-        groups = other["dataset_proxies"].get(dataset, other["proxies"])
-        if (dataset in other["datasets"] and int(seed) in other["seeds"] and proxy in groups
+        if (dataset in other["datasets"] and int(seed) in other["seeds"] and proxy in run_groups(other, dataset)
                 and proxy_settings(other, proxy, dataset) == mine and other["results"] != cfg["results"]):
             roots.append(other["results"])
     return roots

@@ -20,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from vkdnw.io import parquet_metadata, read_parquet, write_parquet
+from vkdnw.plan import recorded_settings
 from vkdnw.proxies.registry import NetContext, check_settings, get_proxy, proxy_version
 from vkdnw.spaces import nb201
 
@@ -126,9 +127,11 @@ def score_net(proxy: str, ctx: NetContext) -> dict[str, Any]:
     return row
 
 
-def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:
-    cols = ["arch_str", "index", *columns, "seconds", "device", "torch_version", "error"]
-    return pd.DataFrame(rows, columns=cols)
+def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...], stamp: dict[str, Any]) -> pd.DataFrame:
+    """A block's table; every row gets the job's ``stamp`` (:func:`recorded_settings`), reused
+    rows included, since a job only ever takes rows scored at its own settings."""
+    cols = ["arch_str", "index", *columns, *stamp, "seconds", "device", "torch_version", "error"]
+    return pd.DataFrame(rows, columns=cols).assign(**stamp)
 
 
 def score_block(
@@ -174,15 +177,15 @@ def score_block(
     if reuse_from:
         print(f"{proxy}/{dataset}/seed{seed}: {len(reused)} of {len(archs)} nets reused from "
               f"{len(files)} block(s) of {len(reuse_from)} other run(s)", file=sys.stderr)
-    meta = block_provenance(proxy, settings)
+    meta, stamp = block_provenance(proxy, settings), recorded_settings(proxy, settings)
     dev = scoring_device(device)
     for i, arch in enumerate(tqdm(todo, desc=f"{proxy}/{dataset}/seed{seed}", disable=not progress)):
         ctx = NetContext(arch, dataset, seed, info["num_classes"], info["resolution"], settings, dev)
         rows.append(score_net(proxy, ctx))
         if checkpoint_every and (i + 1) % checkpoint_every == 0 and i + 1 < len(todo):
-            write_parquet(_frame(rows, spec.columns), partial, meta)
+            write_parquet(_frame(rows, spec.columns, stamp), partial, meta)
     order = {a: k for k, a in enumerate(archs)}
-    df = _frame(sorted(rows, key=lambda r: order[r["arch_str"]]), spec.columns)
+    df = _frame(sorted(rows, key=lambda r: order[r["arch_str"]]), spec.columns, stamp)
     write_parquet(df, out, meta)
     partial.unlink(missing_ok=True)
     return df

@@ -13,7 +13,7 @@ import yaml
 from vkdnw.benchmark import BENCHMARK_SHA256, BENCHMARK_SOURCE
 from vkdnw.provenance import provenance
 from vkdnw.io import corrupt_copy, parquet_metadata, read_parquet, sha256_file, write_parquet, write_text
-from vkdnw.plan import select_archs, surrogate_read
+from vkdnw.plan import ROW_SETTINGS, recorded_settings, select_archs, surrogate_read
 from vkdnw.scoring import META_COLUMNS
 from vkdnw.spaces import nb201
 
@@ -48,6 +48,23 @@ def _proxy_of(path: Path) -> str:
     return path.parent.name  # .../scores/{proxy}/block{k}.parquet
 
 
+def with_recorded_settings(df: pd.DataFrame, proxy: str, settings: dict[str, Any] | None) -> pd.DataFrame:
+    """A group's rows with the batch size and precision they were scored at. Blocks record
+    them; blocks scored before rows did get them from ``settings`` (the run's settings of the
+    group: a block the workflow merges is up to date with them). Where both exist they must
+    agree: a block scored at other settings is an error, not a mislabelled row."""
+    if settings is None:
+        return df
+    want = recorded_settings(proxy, {proxy: settings})
+    for key, value in want.items():
+        if key not in df.columns:
+            df = df.assign(**{key: value})
+        elif not (df[key] == value).all():
+            raise ValueError(f"proxy {proxy}: blocks scored at {key} {sorted(set(df[key]))}, the run's settings "
+                             f"say {value}; rescore them (delete the blocks) or fix the config")
+    return df
+
+
 def merge_blocks(
     blocks: list[str],
     out: str | Path,
@@ -56,10 +73,14 @@ def merge_blocks(
     subset: str = "all",
     n_archs: int | None = None,
     sample_seed: int = 0,
+    settings: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Join all proxies' score blocks of one run into one row per arch.
 
-    Per-proxy metadata become ``seconds_<proxy>`` and ``error_<proxy>``. A corrupt block, an
+    Per-proxy metadata become ``seconds_<proxy>``, ``error_<proxy>``, ``input_<proxy>`` and the
+    settings each row was scored at, ``batch_size_<proxy>`` and ``dtype_<proxy>``
+    (``settings``, the run's job settings by group, checks them and fills in those of blocks
+    scored before rows recorded them: :func:`with_recorded_settings`). A corrupt block, an
     arch scored twice, disagreeing shared columns or (with ``expected``) a missing arch is an
     error: nothing is merged silently. A corrupt block is also renamed to ``*.corrupt`` so
     that rerunning the workflow recomputes it.
@@ -84,8 +105,9 @@ def merge_blocks(
         dup = df["arch_str"][df["arch_str"].duplicated()]
         if len(dup):
             raise ValueError(f"proxy {proxy}: arch scored twice across blocks, e.g. {dup.iloc[0]}")
-        df = df.rename(columns={"seconds": f"seconds_{proxy}", "error": f"error_{proxy}",
-                                "input": f"input_{proxy}"})
+        df = with_recorded_settings(df, proxy, (settings or {}).get(proxy))
+        df = df.rename(columns={"seconds": f"seconds_{proxy}", "error": f"error_{proxy}", "input": f"input_{proxy}",
+                                **{k: f"{k}_{proxy}" for k in ROW_SETTINGS}})
         df = df.drop(columns=["device", "torch_version"]).assign(**{
             f"device_{proxy}": df["device"], f"torch_version_{proxy}": df["torch_version"]})
         if merged is None:

@@ -42,7 +42,7 @@ def cmd_merge(a: argparse.Namespace) -> None:
     from vkdnw.workflow import merge_blocks
 
     merge_blocks(a.blocks, a.out, expected=a.expected, subset=a.subset, n_archs=a.n_archs,
-                 sample_seed=a.sample_seed)
+                 sample_seed=a.sample_seed, settings=json_object(a.settings) if a.settings else None)
 
 
 def cmd_ingest(a: argparse.Namespace) -> None:
@@ -60,8 +60,7 @@ def cmd_rank(a: argparse.Namespace) -> None:
 def cmd_metrics(a: argparse.Namespace) -> None:
     from vkdnw.metrics import run_metrics
 
-    run_metrics(a.ranks, a.benchmark, a.out, dataset=a.dataset, seed=a.seed, ndcg_k=a.ndcg_k,
-                batch_sizes=json_object(a.batch_sizes), scores_path=a.scores)
+    run_metrics(a.ranks, a.benchmark, a.out, dataset=a.dataset, seed=a.seed, ndcg_k=a.ndcg_k, scores_path=a.scores)
 
 
 def cmd_model_metrics(a: argparse.Namespace) -> None:
@@ -69,8 +68,7 @@ def cmd_model_metrics(a: argparse.Namespace) -> None:
 
     run_model_metrics(a.scores, a.benchmark, a.out, dataset=a.dataset, seed=a.seed, n_train=a.n_train,
                       ndcg_k=a.ndcg_k, rf=json_object(a.forest), graf_degrees=a.graf_degrees, graf_ties=a.graf_path_ties,
-                      zcs_required=PAPER_ZCS_GROUPS if a.zcs_required is None else a.zcs_required,
-                      batch_sizes=json_object(a.batch_sizes))
+                      zcs_required=PAPER_ZCS_GROUPS if a.zcs_required is None else a.zcs_required)
 
 
 def cmd_significance(a: argparse.Namespace) -> None:
@@ -224,6 +222,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--sample-seed", type=int, default=schema_default("sample_seed"),
                    help="with --expected: its sample seed (config `sample_seed`)")
     s.add_argument("--expected", action="store_true", help="check that every selected arch is present")
+    s.add_argument("--settings", help='JSON: the run\'s scoring settings by group, as the scoring jobs got them (e.g. '
+                   '\'{"vkdnw": {"batch_size": 8, ...}}\'): checks the batch size and precision the blocks '
+                   'record, and gives them to blocks scored before rows recorded them')
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_merge)
 
@@ -242,7 +243,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s = evaluation_args(sub.add_parser("metrics", help="KT, SPR, nDCG and top-1 of every method for one run"))
     s.add_argument("--ranks", required=True)
     s.add_argument("--scores", help="the run's merged scores (for the input each method used)")
-    s.add_argument("--batch-sizes", default="{}", help='JSON: batch size per proxy group, e.g. {"vkdnw": 64}')
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_metrics)
 
@@ -261,7 +261,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--zcs-required", nargs="*", metavar="GROUP",
                    help="proxy groups the (VKDNW+ZCS) models need (default: Table 1's zero-cost set, "
                         "vkdnw.paper.TABLE1_ZERO_COST_GROUPS)")
-    s.add_argument("--batch-sizes", default="{}", help='JSON: batch size per proxy group, for the rows\' batch column')
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_model_metrics)
 

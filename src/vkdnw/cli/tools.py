@@ -131,7 +131,8 @@ def cmd_proxies(a: argparse.Namespace) -> None:
         rows = [m.name for m in METHODS.values() if name in m.groups and m.in_table]
         flags = [f for f, on in (("default run", spec.default_run), ("ablations only", spec.ablation_only),
                                  ("float64", spec.float64)) if on]
-        print(f"{name} v{spec.version}: columns {', '.join(spec.columns)}; settings {', '.join(spec.settings) or '-'}; "
+        print(f"{name} v{spec.version}: columns {', '.join(spec.columns)}; settings "
+              f"{', '.join(f'{k}={v}' for k, v in spec.settings.items()) or '-'}; "
               f"paper input {spec.paper_input or '-'}; rows {', '.join(rows) or '-'}"
               + (f"; {', '.join(flags)}" if flags else ""))
 

@@ -13,14 +13,45 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 PROXY_DIR = Path(__file__).resolve().parent
 # The arguments the workflow plans with; they must be literals in the decorator.
-PLANNED = ("version", "paper_input", "float64", "default_run", "ablation_only")
+PLANNED = ("version", "paper_input", "float64", "settings", "default_run", "ablation_only")
+# The paper's batch for every zero-cost proxy: a group that declares no settings of its own
+# takes this batch, its paper input and float32 (``zero_cost_defaults``).
+ZERO_COST_BATCH_SIZE = 64
+
+
+def zero_cost_defaults(paper_input: str | None, float64: bool) -> dict[str, Any]:
+    """The settings of a group that declares none: the paper's batch, the input the paper fed
+    it (``real`` images or ``random`` noise) and, where it can run in float64, float32 (the
+    reference's precision)."""
+    return {"batch_size": ZERO_COST_BATCH_SIZE, **({"input": paper_input} if paper_input else {}),
+            **({"dtype": "float32"} if float64 else {})}
+
+
+def settings_defaults(settings: dict[str, Any] | str | None, paper_input: str | None, float64: bool,
+                      lookup: Any) -> dict[str, Any]:
+    """A group's configurable settings with their defaults, from its ``register_proxy``
+    ``settings=``: a dict of them, the name of another group whose settings it shares
+    (``lookup(name)`` gives them), or None for the zero-cost defaults."""
+    if settings is None:
+        return zero_cost_defaults(paper_input, float64)
+    if isinstance(settings, str):
+        return dict(lookup(settings))
+    if not isinstance(settings, dict):
+        raise ValueError(f"settings must be a dict of defaults, a group name or None, got {settings!r}")
+    return dict(settings)
+
+
+def job_keys(settings: dict[str, Any], paper_input: str | None) -> tuple[str, ...]:
+    """The keys of a scoring job's block of settings (``--settings``): the configurable ones,
+    with ``input`` resolved to ``data`` (the dataset folder, or null for noise)."""
+    return (*(k for k in settings if k != "input"), *(("data",) if paper_input else ()))
 
 
 @dataclass(frozen=True)
@@ -32,6 +63,15 @@ class GroupInfo:
     default_run: bool
     ablation_only: bool
     module: Path
+    # The configurable settings and their defaults (``settings_defaults``).
+    settings: dict[str, Any]
+    # The group whose settings (defaults and config) it shares, if any: Table 5's real-input
+    # VKDNW computes what VKDNW does, on other input.
+    shares: str | None = None
+
+    @property
+    def job_keys(self) -> tuple[str, ...]:
+        return job_keys(self.settings, self.paper_input)
 
 
 def _literal(node: ast.expr, what: str, path: Path) -> Any:
@@ -53,9 +93,10 @@ def module_groups(path: Path) -> list[GroupInfo]:
         if not node.args or "version" not in kw:
             raise ValueError(f"{path.name}: register_proxy needs the group's name and version=")
         args = {k: _literal(kw[k], k, path) for k in PLANNED if k in kw}
+        # ``settings`` stays raw here: a group name is resolved once every module is read.
         out.append(GroupInfo(_literal(node.args[0], "name", path), args["version"], args.get("paper_input"),
                              bool(args.get("float64", False)), bool(args.get("default_run", False)),
-                             bool(args.get("ablation_only", False)), path))
+                             bool(args.get("ablation_only", False)), path, args.get("settings")))
     return out
 
 
@@ -68,14 +109,24 @@ def catalog() -> dict[str, GroupInfo]:
             if g.name in groups:
                 raise ValueError(f"proxy {g.name!r} registered twice ({groups[g.name].module.name}, {path.name})")
             groups[g.name] = g
+    for name, g in groups.items():
+        if not isinstance(g.settings, str):
+            groups[name] = replace(g, settings=settings_defaults(g.settings, g.paper_input, g.float64, None))
+    for name, g in groups.items():  # groups that share another's settings, now resolved
+        if isinstance(g.settings, str):
+            groups[name] = replace(g, settings=dict(group_from(groups, g.settings).settings), shares=g.settings)
     return groups
 
 
-def group(name: str) -> GroupInfo:
+def group_from(groups: dict[str, GroupInfo], name: str) -> GroupInfo:
     try:
-        return catalog()[name]
+        return groups[name]
     except KeyError:
-        raise ValueError(f"unknown proxy {name!r}; registered: {sorted(catalog())}") from None
+        raise ValueError(f"unknown proxy {name!r}; registered: {sorted(groups)}") from None
+
+
+def group(name: str) -> GroupInfo:
+    return group_from(catalog(), name)
 
 
 def group_names() -> list[str]:

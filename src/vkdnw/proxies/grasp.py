@@ -3,7 +3,7 @@
 Higher is better (the reproduction's sign: ``-w * Hg``). Init: Kaiming-normal fan_in. BN:
 train mode. Input: one labelled batch (real images in the paper). With g = dL/dw over conv
 and linear weights and H the Hessian of L, ``score = sum(-w * Hg)``. Precision: float32 as
-the reference, or float64 (``zero_cost.dtype``: same init and input, cast), which removes
+the reference, or float64 (the ``dtype`` setting: same init and input, cast), which removes
 the sum's cancellation rounding.
 
 The reference runs two identical forward passes (one for g, one with ``create_graph`` for

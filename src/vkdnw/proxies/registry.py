@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 import torch
 
+from vkdnw.proxies.catalog import job_keys, settings_defaults
+
 
 @dataclass(frozen=True)
 class NetContext:
@@ -41,35 +43,40 @@ class ProxySpec:
     columns: tuple[str, ...]
     # Input the paper fed this proxy: "real" images, "random" noise, or None (no input).
     paper_input: str | None = None
-    # Whether it honours a ``dtype: float64`` setting (``zero_cost.dtype``); the others
-    # always compute in float32, and the config check rejects naming them.
+    # Whether it honours a ``dtype: float64`` setting; the others always compute in float32,
+    # and the config check rejects giving them one.
     float64: bool = False
-    # The keys its block of a job's settings may hold: anything else is a typo that would
-    # otherwise score silently at the defaults.
-    settings: tuple[str, ...] = ()
+    # Its configurable settings with their defaults: the one place a group's defaults live
+    # (the config's ``settings.<group>`` overrides them key by key).
+    settings: dict[str, Any] = field(default_factory=dict)
     # Scored by a config that names no groups (`proxies` unset).
     default_run: bool = False
     # Scored only by the ablation runs (Table 5's real-input VKDNW), never a run's own group.
     ablation_only: bool = False
 
+    @property
+    def job_keys(self) -> tuple[str, ...]:
+        """The keys its block of a job's settings may hold: anything else is a typo that would
+        otherwise score silently at the defaults."""
+        return job_keys(self.settings, self.paper_input)
+
 
 _REGISTRY: dict[str, ProxySpec] = {}
 
 
-# A zero-cost group's settings (vkdnw.proxies.zc): images per net, a dataset folder, precision.
-ZERO_COST_SETTINGS = ("batch_size", "data", "dtype")
-
-
 def register_proxy(name: str, *, version: int, columns: tuple[str, ...], paper_input: str | None = None,
-                   float64: bool = False, settings: tuple[str, ...] = ZERO_COST_SETTINGS, default_run: bool = False,
+                   float64: bool = False, settings: dict[str, Any] | str | None = None, default_run: bool = False,
                    ablation_only: bool = False):
     """Register a proxy group. ``version`` is bumped by every change that moves its numbers
     (code it calls included: the search space, the init, the input); ``columns`` are the
     score columns the function returns; ``paper_input`` is ``"real"`` where the paper fed it
-    real images (it then reads the configured dataset); ``float64`` says it can run its net
-    in float64 (the ``dtype`` setting); ``settings`` are the keys its settings block accepts;
-    ``default_run``: a config that names no groups scores it; ``ablation_only``: only the
-    ablation runs score it."""
+    real images, ``"random"`` where noise (the default of its ``input`` setting); ``float64``
+    says it can run its net in float64 (the ``dtype`` setting); ``settings``: its configurable
+    settings with their defaults, another group's name to share that group's, or None for
+    the zero-cost ones (the paper's batch, input and float32;
+    :func:`vkdnw.proxies.catalog.zero_cost_defaults`); ``default_run``: a config that names
+    no groups scores it; ``ablation_only``: only the ablation runs score it. The workflow
+    reads these arguments without importing the module, so they must be literals."""
     if paper_input not in (None, "real", "random"):
         raise ValueError(f"paper_input must be None, 'real' or 'random', got {paper_input!r}")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -78,11 +85,19 @@ def register_proxy(name: str, *, version: int, columns: tuple[str, ...], paper_i
     def deco(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY:
             raise ValueError(f"proxy {name!r} registered twice")
-        _REGISTRY[name] = ProxySpec(name, fn, version, tuple(columns), paper_input, float64, tuple(settings),
+        defaults = settings_defaults(settings, paper_input, float64, _registered_settings)
+        _REGISTRY[name] = ProxySpec(name, fn, version, tuple(columns), paper_input, float64, defaults,
                                     default_run, ablation_only)
         return fn
 
     return deco
+
+
+def _registered_settings(name: str) -> dict[str, Any]:
+    # A group that shares another's settings registers after it (its module imports that one).
+    if name not in _REGISTRY:
+        raise ValueError(f"settings={name!r}: register that group first")
+    return _REGISTRY[name].settings
 
 
 def _load_builtin() -> None:
@@ -103,16 +118,17 @@ def check_settings(name: str, settings: dict[str, Any]) -> None:
     """Reject settings a ``name`` job would silently ignore: a block for another group, a key
     outside any group's block (settings nest by group) or a key the group does not know."""
     spec = get_proxy(name)
-    example = f'{{"{name}": {{"{spec.settings[0]}": ...}}}}' if spec.settings else "{}"
+    keys = spec.job_keys
+    example = f'{{"{name}": {{"{keys[0]}": ...}}}}' if keys else "{}"
     for group, block in settings.items():
         if group != name:
             where = "another proxy group" if group in _REGISTRY else "not a proxy group"
             raise ValueError(f"settings key {group!r} is {where}; a {name} job's settings are {example}")
         if not isinstance(block, dict):
             raise ValueError(f"settings of {name} must be an object, e.g. {example}")
-        unknown = sorted(set(block) - set(spec.settings))
+        unknown = sorted(set(block) - set(keys))
         if unknown:
-            known = ", ".join(spec.settings) or "none"
+            known = ", ".join(keys) or "none"
             raise ValueError(f"{name} has no setting {unknown[0]!r} (its settings: {known})")
 
 

@@ -11,7 +11,7 @@ import torch
 
 from vkdnw.proxies.common import fresh_net, random_input
 from vkdnw.proxies.fisher import N_DECILES, entropy, fisher, spectrum_deciles
-from vkdnw.proxies.registry import NetContext, register_proxy
+from vkdnw.proxies.registry import NetContext, get_proxy, register_proxy
 from vkdnw.spaces.nb201 import aleph
 
 LAMBDA_COLUMNS = tuple(f"vkdnw_lambda_{k}" for k in range(1, N_DECILES + 1))
@@ -20,12 +20,10 @@ LAMBDA_COLUMNS = tuple(f"vkdnw_lambda_{k}" for k in range(1, N_DECILES + 1))
 # ----------------------------------------------------------------------------- proxy
 
 
-DEFAULTS = {"batch_size": 64, "n_tensors": 128, "position": 0.0, "per_tensor": 1, "fim": "reference"}
-
-
 def vkdnw_settings(ctx: NetContext, group: str) -> dict:
-    """The paper's settings, overridden by the group's block of the job's settings."""
-    return {**DEFAULTS, **ctx.settings.get(group, {})}
+    """The group's registered defaults (the paper's), overridden by its block of the job's
+    settings."""
+    return {**get_proxy(group).settings, **ctx.settings.get(group, {})}
 
 
 def vkdnw_row(ctx: NetContext, x: torch.Tensor, s: dict) -> dict[str, float]:
@@ -45,8 +43,9 @@ def vkdnw_row(ctx: NetContext, x: torch.Tensor, s: dict) -> dict[str, float]:
     return row
 
 
-@register_proxy("vkdnw", version=1, columns=("vkdnw", *LAMBDA_COLUMNS, "aleph"), settings=tuple(DEFAULTS),
-                default_run=True)
+@register_proxy("vkdnw", version=1, columns=("vkdnw", *LAMBDA_COLUMNS, "aleph"), default_run=True,
+                # The paper's: batch 64, 128 tensors, the first weight of each, the authors' FIM.
+                settings={"batch_size": 64, "n_tensors": 128, "position": 0.0, "per_tensor": 1, "fim": "reference"})
 def score_vkdnw(ctx: NetContext) -> dict[str, float]:
     """VKDNW entropy, lambda deciles 1..9 and aleph of one net. Higher VKDNW is better.
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from vkdnw.data import input_batches
 from vkdnw.proxies.registry import NetContext, register_proxy
-from vkdnw.proxies.vkdnw import DEFAULTS, LAMBDA_COLUMNS, vkdnw_row, vkdnw_settings
+from vkdnw.proxies.vkdnw import LAMBDA_COLUMNS, vkdnw_row, vkdnw_settings
 
 
 @register_proxy("vkdnw_real", version=1, columns=("vkdnw", *LAMBDA_COLUMNS, "aleph", "input"),
-                paper_input="real", settings=(*DEFAULTS, "data"), ablation_only=True)
+                paper_input="real", settings="vkdnw", ablation_only=True)
 def score_vkdnw_real(ctx: NetContext) -> dict:
     s = vkdnw_settings(ctx, "vkdnw_real")
     batch = input_batches(ctx.arch_str, ctx.dataset, ctx.seed, int(s["batch_size"]),

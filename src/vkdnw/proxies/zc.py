@@ -2,7 +2,7 @@
 
 Every such proxy reads ``ctx.settings[<proxy>]`` with ``batch_size`` and ``data`` (a dataset
 folder, or null for noise). The workflow fills ``data`` only for the proxies the paper fed
-real images (``zero_cost.input: paper``), so each row's ``input`` column says what was used.
+real images (each group's ``input`` setting, by default the paper's), so each row's ``input`` column says what was used.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from torch import nn
 import torch.nn.functional as F
 
 from vkdnw.data import Batch, input_batches
-from vkdnw.proxies.registry import NetContext
-
-DEFAULT_BATCH_SIZE = 64
-
+from vkdnw.proxies.registry import NetContext, get_proxy
 
 def zc_settings(ctx: NetContext, name: str) -> tuple[int, str | None]:
-    s = ctx.settings.get(name, {})
-    return int(s.get("batch_size", DEFAULT_BATCH_SIZE)), s.get("data")
+    """(batch size, dataset folder or None) of group ``name``: the job's settings, else the
+    group's registered default."""
+    s = {**get_proxy(name).settings, **ctx.settings.get(name, {})}
+    return int(s["batch_size"]), s.get("data")
 
 
 def batches(ctx: NetContext, name: str, n_batches: int = 1) -> list[Batch]:

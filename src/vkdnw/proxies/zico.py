@@ -4,7 +4,7 @@ Higher is better. Init: Kaiming-normal fan_in. BN: train mode. Input: two labell
 (real images in the paper). For each conv/linear layer, over the two batches' weight
 gradients: ``s = sum_i mean|g_i| / std(g_i)`` over elements with nonzero std (population
 std); the score is ``sum over layers of log(s)``, skipping layers with s = 0.
-Precision: float32 as the reference, or float64 (``zero_cost.dtype``: same init and input,
+Precision: float32 as the reference, or float64 (the ``dtype`` setting: same init and input,
 cast): where the two batches' gradients nearly agree, float32's std is rounding.
 """
 

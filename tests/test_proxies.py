@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from vkdnw.data import input_batches, load_train_set, write_surrogate_set
@@ -407,6 +408,26 @@ def test_bench_proxies_times_each_precision_on_the_same_nets(tmp_path):
     with pytest.raises(ValueError, match=r"\['snip'\] have no float64 path"):
         bench_proxies(proxies=["zico", "snip"], datasets=["ImageNet16-120"], n_archs=1, seed=0, batch_size=2,
                       threads=1, dtypes=("float32", "float64"))
+
+
+def test_bench_proxies_with_a_config_times_the_runs_own_settings(tmp_path, monkeypatch):
+    """--config: each group on each dataset with the settings that run's scoring jobs get."""
+    from vkdnw.cli import main
+    from vkdnw.plan import zero_cost_entry
+
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(
+        {"settings": {"zico": {"batch_size": 4}}, "per_dataset": {"cifar10": {"settings": {"zico": {"dtype": "float64"}}}}}))
+    monkeypatch.chdir(tmp_path)  # no config.yaml here: the preset over the schema alone
+    out = tmp_path / "costs.csv"
+    assert main(["bench", "proxies", "zico", "--config", "run.yaml", "--dataset", "cifar10", "ImageNet16-120",
+                 "--n-archs", "1", "--threads", "1", "--out", str(out)]) == 0
+    per_net = pd.read_csv(out).set_index("dataset")
+    assert per_net.loc["cifar10", "dtype"] == "float64" and per_net.loc["ImageNet16-120", "dtype"] == "float32"
+    arch = per_net.loc["cifar10", "arch_str"]
+    ctx = NetContext(arch, "cifar10", 0, 10, 32, {"zico": zero_cost_entry(4, None, "float64")})
+    assert per_net.loc["cifar10", "value"] == pytest.approx(score_net("zico", ctx)["zico"], rel=1e-12)
+    with pytest.raises(SystemExit, match="drop --batch-size"):
+        main(["bench", "proxies", "zico", "--config", "run.yaml", "--batch-size", "8"])
 
 
 def _bench_two_paths(mode: str, tmp_path, capsys) -> pd.DataFrame:

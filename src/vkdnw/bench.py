@@ -55,7 +55,7 @@ def _timed(fn, *args, device: torch.device = torch.device("cpu")) -> tuple[torch
     return out, time.perf_counter() - t0
 
 
-def _bench_archs(mode: str, n_archs: int, seed: int, batch_size: int, threads: int) -> list[str]:
+def _bench_archs(mode: str, n_archs: int, seed: int, batch_size: int | str, threads: int) -> list[str]:
     """The same ``n_archs`` unique archs for every bench mode (seeded), at ``threads`` threads."""
     torch.set_num_threads(threads)
     print(f"vkdnw bench {mode}: {n_archs} unique archs (seed {seed}), batch {batch_size}, {threads} threads, "
@@ -127,7 +127,7 @@ def run_bench(*, datasets: list[str], n_archs: int, seed: int, batch_size: int, 
 
 def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed: int, batch_size: int,
                   threads: int, out: str | None = None, dtypes: tuple[str, ...] = ("float32",),
-                  device: str = "cpu") -> pd.DataFrame:
+                  device: str = "cpu", config: dict | None = None) -> pd.DataFrame:
     """Median (and max) seconds per net of each proxy group on the same unique archs.
 
     Each net is scored exactly as a scoring job scores it (random input at ``batch_size``), so
@@ -137,16 +137,21 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
     difference of its score (the group's own column) from the first's. ``device`` (``cuda``)
     times a GPU as a scoring job with ``device: cuda`` runs there; the proxies end in Python
     floats, so each net's time includes its kernels. The first net also pays CUDA's start-up,
-    which the median leaves out.
+    which the median leaves out. ``config`` (a resolved workflow config) times each group on
+    each dataset with the settings that run's scoring jobs get (its batch sizes, precisions and
+    image folders) instead of ``batch_size`` and ``dtypes``.
     """
     from vkdnw.proxies.registry import get_proxy
     from vkdnw.scoring import score_net
-    from vkdnw.plan import zero_cost_entry
+    from vkdnw.plan import proxy_settings, zero_cost_entry
+
+    def job_settings(proxy: str, ds: str, dtype: str) -> dict:
+        return proxy_settings(config, proxy, ds) if config else {proxy: zero_cost_entry(batch_size, None, dtype)}
 
     no_float64 = [p for p in proxies if not get_proxy(p).float64]
     if set(dtypes) != {"float32"} and no_float64:  # they would silently time float32 twice
         raise ValueError(f"--dtypes float64: {no_float64} have no float64 path (zico and grasp do)")
-    archs = _bench_archs("proxies", n_archs, seed, batch_size, threads)
+    archs = _bench_archs("proxies", n_archs, seed, "of the config" if config else batch_size, threads)
     dev = scoring_device(device)
     rows = []
     for ds in datasets:
@@ -154,14 +159,14 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
         for proxy in proxies:
             for arch in archs:
                 for dtype in dtypes:
-                    settings = {proxy: zero_cost_entry(batch_size, None, dtype)}
+                    settings = job_settings(proxy, ds, dtype)
                     ctx = NetContext(arch, ds, seed, info["num_classes"], info["resolution"], settings, dev)
                     r = score_net(proxy, ctx)
-                    rows.append({"proxy": proxy, "dataset": ds, "dtype": dtype, "device": r["device"],
+                    rows.append({"proxy": proxy, "dataset": ds, "dtype": settings.get(proxy, {}).get("dtype", dtype), "device": r["device"],
                                  "arch_str": arch, "aleph": aleph(arch), "seconds": r["seconds"], "error": r["error"],
                                  "value": r.get(proxy, float("nan"))})
             for dtype in dtypes:
-                last = [x["seconds"] for x in rows[-len(archs) * len(dtypes):] if x["dtype"] == dtype]
+                last = [x["seconds"] for x in rows[-len(archs) * len(dtypes):] if len(dtypes) == 1 or x["dtype"] == dtype]
                 print(f"  {ds:15s} {proxy:9s} {dtype} median {statistics.median(last):7.3f}s  max {max(last):7.3f}s",
                       flush=True)
     df = pd.DataFrame(rows)

@@ -36,8 +36,14 @@ def cmd_roofline(a: argparse.Namespace) -> None:
 def cmd_proxies(a: argparse.Namespace) -> None:
     from vkdnw.bench import bench_proxies
 
+    from vkdnw.config import load_config
+
+    if a.config and (a.batch_size is not None or a.dtypes != ["float32"]):
+        raise SystemExit("vkdnw bench proxies: --config gives each group its batch and precision; drop "
+                         "--batch-size/--dtypes")
     bench_proxies(proxies=a.proxies, datasets=a.dataset, n_archs=a.n_archs, seed=a.seed,
-                  batch_size=a.batch_size, threads=a.threads, out=a.out, dtypes=tuple(a.dtypes), device=a.device)
+                  batch_size=64 if a.batch_size is None else a.batch_size, threads=a.threads, out=a.out,
+                  dtypes=tuple(a.dtypes), device=a.device, config=load_config(a.config) if a.config else None)
 
 
 def cmd_naswot_kernel(a: argparse.Namespace) -> None:
@@ -90,7 +96,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--dtypes", nargs="+", default=["float32"], choices=["float32", "float64"],
                    help="time each net in each precision (zico, grasp), back to back")
     s.add_argument("--device", default="cpu", help="cuda times a GPU")
-    s.set_defaults(func=cmd_proxies)
+    s.add_argument("--config", help="a workflow config (resolved over config.yaml as Snakemake does): time each "
+                   "group with the settings its scoring jobs get on each dataset")
+    s.set_defaults(func=cmd_proxies, batch_size=None)  # None: 64, or the config's
 
     s = _nets(modes.add_parser("naswot-kernel", help="NASWOT's two-matmul float64 code kernel against the "
                                                      "one-matmul float32 one"))

@@ -73,6 +73,7 @@ def test_the_planning_catalog_reads_what_the_registry_registers(tmp_path):
         spec, info = get_proxy(name), catalog.group(name)
         assert (info.version, info.paper_input, info.float64) == (spec.version, spec.paper_input, spec.float64)
         assert (info.settings, info.job_keys) == (spec.settings, spec.job_keys)
+        assert (info.ranks, info.component_ranks) == (spec.ranks, spec.component_ranks)
         assert catalog.proxy_version(name) == proxy_version(name)
     with pytest.raises(ValueError, match="unknown proxy 'nope'; registered: "):
         catalog.group("nope")

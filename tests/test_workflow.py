@@ -708,3 +708,40 @@ def test_ablations_target_builds_tables_5_8_9_and_leaves_all_alone(tiny_run):
     finally:
         _with_config(work, cfg)
     assert replanned["score_ablation"] == n_blocks * len(full["ablations"]["seeds"])  # only FIM 8
+
+
+def test_a_group_in_a_module_of_its_own_is_scored_ranked_and_tabulated(tmp_path):
+    """A group defined in one file outside the package (``proxy_modules``), with no other file
+    touched: the run scores it, ranks it by the method it declares and writes its row in
+    table1.csv, beside the built-in groups."""
+    from scipy.stats import kendalltau
+
+    from vkdnw.spaces.nb201 import n_conv
+
+    work = tmp_path / "plugin"
+    work.mkdir()
+    archs = select_archs("unique", 8, 0)
+    rng = np.random.default_rng(1)
+    # Plumbing only: synthetic accuracies (no ground truth claimed).
+    acc = pd.DataFrame({"arch_str": archs, **{f"test_acc_{d}": rng.uniform(10, 95, len(archs)) for d in
+                                              ("cifar10", "cifar100", "ImageNet16-120")}})
+    acc.to_csv(work / "bench.csv")
+    cfg = {"results": "results", "benchmark": str(work / "bench.csv"), "subset": "unique", "n_archs": 8,
+           "datasets": ["cifar10"], "seeds": [1], "proxies": ["size", "convcount"], "block_size": 4,
+           "proxy_modules": [str(REPO / "tests/plugins/convcount.py")],
+           "model_driven": {"enabled": False}, "significance": {"enabled": False}, "mbv2": {"enabled": False}}
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg))
+    _snakemake(work, "--cores", "2")
+    run = work / "results/nb201/cifar10/seed1"
+    block = pd.read_parquet(run / "scores/convcount/block000.parquet")
+    assert block["n_conv"].tolist() == [float(n_conv(a)) for a in block["arch_str"]]
+    assert "ConvCount" in pd.read_parquet(run / "ranks.parquet").columns
+    table = pd.read_csv(work / "results/nb201/tables/table1.csv").set_index("method")
+    row = table.loc["ConvCount"]
+    assert row["type"] == "S" and row["n_nets"] == 8 and row["input"] == "-"
+    want = kendalltau([n_conv(a) for a in archs], acc["test_acc_cifar10"]).statistic
+    assert row["kt"] == pytest.approx(want, abs=1e-6)
+    assert {"FLOPs", "params", "aleph"} <= set(table.index)
+    # A name the registry does not know is still a one-line error (the module is the registry's).
+    bad = {**cfg, "proxy_modules": [str(tmp_path / "nope.py")]}
+    _assert_config_rejected(tmp_path, bad, "proxy_modules: ")

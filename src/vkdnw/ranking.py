@@ -63,28 +63,27 @@ def _single(name: str, group: str, column: str, *, in_table: bool = True) -> Met
     return Method(name, "S", (group,), (column,), _column(column), in_table=in_table)
 
 
-SINGLE_METHODS: list[Method] = [
-    _single("FLOPs", "size", "flops"),
-    _single("params", "size", "params"),
-    _single("GradNorm", "gradnorm", "gradnorm"),
-    _single("GraSP", "grasp", "grasp"),
-    _single("SNIP", "snip", "snip"),
-    _single("SynFlow", "synflow", "synflow"),
-    _single("Jacov", "jacov", "jacov"),
-    _single("NASWOT", "naswot", "naswot"),
-    _single("ZenNAS", "zen", "zen"),
-    _single("ZiCo", "zico", "zico"),
-    _single("expressivity", "aznas", "expressivity", in_table=False),
-    _single("progressivity", "aznas", "progressivity", in_table=False),
-    _single("trainability", "aznas", "trainability", in_table=False),
-    _single("NTK", "tenas", "ntk", in_table=False),
-    _single("linear_regions", "tenas", "linear_regions", in_table=False),
-    _single("aleph", "size", "aleph"),
-    _single("VKDNW", "vkdnw", "vkdnw"),
-    # Eq. (12): group by aleph, then order by VKDNW within the group.
-    Method("VKDNW_single", "S", ("vkdnw",), ("aleph", "vkdnw"),
-           lambda d: lexicographic(d["aleph"], d["vkdnw"])),
-]
+# Display order of Tables 1/6: the paper's, then what the paper has no row for.
+TABLE_ORDER = ["FLOPs", "params", "GradNorm", "GraSP", "SNIP", "SynFlow", "Jacov", "NASWOT", "ZenNAS",
+               "ZiCo", "TE-NAS", "AZ-NAS", "aleph", "VKDNW", "VKDNW_single", "VKDNW_agg"]
+
+
+def declared_singles() -> list[Method]:
+    """The single methods each proxy group declares where it registers (``ranks`` and
+    ``component_ranks``: a column, higher is better), read without importing the groups, and
+    VKDNW_single, Eq. (12), which orders by two columns: aleph, then VKDNW within it. The
+    paper's rows come first, in its order."""
+    from vkdnw.proxies.catalog import catalog
+
+    out = [Method("VKDNW_single", "S", ("vkdnw",), ("aleph", "vkdnw"), lambda d: lexicographic(d["aleph"], d["vkdnw"]))]
+    for name, g in catalog().items():
+        out += [_single(m, name, col) for m, col in g.ranks.items()]
+        out += [_single(m, name, col, in_table=False) for m, col in g.component_ranks.items()]
+    paper = {m: i for i, m in enumerate(TABLE_ORDER)}
+    return sorted(out, key=lambda m: paper.get(m.name, len(paper)))
+
+
+SINGLE_METHODS: list[Method] = declared_singles()
 
 AGGREGATE_METHODS: list[Method] = [
     Method("TE-NAS", "A", ("tenas",), components=("NTK", "linear_regions"), combine="sum"),
@@ -95,9 +94,8 @@ AGGREGATE_METHODS: list[Method] = [
 ]
 
 METHODS: dict[str, Method] = {m.name: m for m in SINGLE_METHODS + AGGREGATE_METHODS}
-# Display order of Tables 1/6: the paper's, then what the paper has no row for.
-TABLE_ORDER = ["FLOPs", "params", "GradNorm", "GraSP", "SNIP", "SynFlow", "Jacov", "NASWOT", "ZenNAS",
-               "ZiCo", "TE-NAS", "AZ-NAS", "aleph", "VKDNW", "VKDNW_single", "VKDNW_agg"]
+if len(METHODS) < len(SINGLE_METHODS) + len(AGGREGATE_METHODS):
+    raise ValueError("two ranking methods share a name; each group's `ranks` must be unique")
 
 # Table 3/10: the five components of VKDNW_agg, by the paper's letters.
 COMPONENT_LETTERS = {"V": "VKDNW_single", "J": "Jacov", "E": "expressivity", "T": "trainability", "F": "FLOPs"}

@@ -74,7 +74,10 @@ def aznas_from_features(feats: list[torch.Tensor], g: torch.Generator) -> dict[s
 
 
 @register_proxy("aznas", version=1, columns=("expressivity", "progressivity", "trainability", "input"),
-                paper_input="random")
+                paper_input="random",
+                # Ranked only as AZ-NAS's (and VKDNW_agg's) parts: the paper has no row of each.
+                component_ranks={"expressivity": "expressivity", "progressivity": "progressivity",
+                                 "trainability": "trainability"})
 def score_aznas(ctx: NetContext) -> dict:
     net = fresh_net(ctx).train()
     b = batches(ctx, "aznas")[0]

@@ -13,14 +13,19 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-from dataclasses import dataclass, replace
+import os
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 PROXY_DIR = Path(__file__).resolve().parent
 # The arguments the workflow plans with; they must be literals in the decorator.
-PLANNED = ("version", "paper_input", "float64", "settings", "default_run", "ablation_only")
+PLANNED = ("version", "paper_input", "float64", "settings", "ranks", "component_ranks", "default_run",
+           "ablation_only")
+# Python files of proxy groups outside this package (``os.pathsep``-separated): the workflow's
+# ``proxy_modules`` sets it, so the DAG and every job (which inherits it) see the same groups.
+MODULES_ENV = "VKDNW_PROXY_MODULES"
 # The paper's batch for every zero-cost proxy: a group that declares no settings of its own
 # takes this batch, its paper input and float32 (``zero_cost_defaults``).
 ZERO_COST_BATCH_SIZE = 64
@@ -68,6 +73,10 @@ class GroupInfo:
     # The group whose settings (defaults and config) it shares, if any: Table 5's real-input
     # VKDNW computes what VKDNW does, on other input.
     shares: str | None = None
+    # Its single ranking methods, name -> score column (higher is better): the table rows, and
+    # the ones that only feed aggregates.
+    ranks: dict[str, str] = field(default_factory=dict)
+    component_ranks: dict[str, str] = field(default_factory=dict)
 
     @property
     def job_keys(self) -> tuple[str, ...]:
@@ -96,15 +105,35 @@ def module_groups(path: Path) -> list[GroupInfo]:
         # ``settings`` stays raw here: a group name is resolved once every module is read.
         out.append(GroupInfo(_literal(node.args[0], "name", path), args["version"], args.get("paper_input"),
                              bool(args.get("float64", False)), bool(args.get("default_run", False)),
-                             bool(args.get("ablation_only", False)), path, args.get("settings")))
+                             bool(args.get("ablation_only", False)), path, args.get("settings"),
+                             ranks=dict(args.get("ranks") or {}), component_ranks=dict(args.get("component_ranks") or {})))
     return out
+
+
+def extra_modules() -> list[Path]:
+    """The proxy modules outside this package that this process uses (:data:`MODULES_ENV`)."""
+    return [Path(p) for p in os.environ.get(MODULES_ENV, "").split(os.pathsep) if p]
+
+
+def use_modules(paths: list[str], base: str | None = None) -> list[Path]:
+    """Make the groups of ``paths`` (Python files; relative to the working directory, else to
+    ``base``, the workflow's folder) known to this process and the processes it starts."""
+    resolved = []
+    for p in paths:
+        found = next((c for c in (Path(p), *((Path(base) / p,) if base else ())) if c.is_file()), None)
+        if found is None:
+            raise ValueError(f"proxy_modules: {p} does not exist")
+        resolved.append(found.resolve())
+    os.environ[MODULES_ENV] = os.pathsep.join(str(p) for p in resolved)
+    catalog.cache_clear()
+    return resolved
 
 
 @functools.lru_cache(maxsize=None)
 def catalog() -> dict[str, GroupInfo]:
-    """Every built-in group (the modules of this package) by name."""
+    """Every group by name: this package's modules, then :func:`extra_modules`."""
     groups: dict[str, GroupInfo] = {}
-    for path in sorted(PROXY_DIR.glob("*.py")):
+    for path in [*sorted(PROXY_DIR.glob("*.py")), *extra_modules()]:
         for g in module_groups(path):
             if g.name in groups:
                 raise ValueError(f"proxy {g.name!r} registered twice ({groups[g.name].module.name}, {path.name})")

@@ -14,7 +14,8 @@ from vkdnw.proxies.registry import NetContext, register_proxy
 from vkdnw.proxies.zc import batches, cross_entropy, finite_or_raise
 
 
-@register_proxy("gradnorm", version=1, columns=("gradnorm", "input"), paper_input="random")
+@register_proxy("gradnorm", ranks={"GradNorm": "gradnorm"},
+                version=1, columns=("gradnorm", "input"), paper_input="random")
 def score_gradnorm(ctx: NetContext) -> dict:
     net = fresh_net(ctx).train()
     b = batches(ctx, "gradnorm")[0]

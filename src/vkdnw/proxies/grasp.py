@@ -22,7 +22,8 @@ from vkdnw.proxies.registry import NetContext, register_proxy
 from vkdnw.proxies.zc import batches, cross_entropy, finite_or_raise, weight_layers
 
 
-@register_proxy("grasp", version=1, columns=("grasp", "input"), paper_input="real", float64=True)
+@register_proxy("grasp", ranks={"GraSP": "grasp"},
+                version=1, columns=("grasp", "input"), paper_input="real", float64=True)
 def score_grasp(ctx: NetContext) -> dict:
     dtype = proxy_dtype(ctx, "grasp")
     net = in_dtype(fresh_net(ctx), dtype).train()

@@ -23,7 +23,8 @@ def jacov_score(jacobians: np.ndarray) -> float:
     return float(-np.sum(np.log(v + K) + 1.0 / (v + K)))
 
 
-@register_proxy("jacov", version=1, columns=("jacov", "input"), paper_input="real")
+@register_proxy("jacov", ranks={"Jacov": "jacov"},
+                version=1, columns=("jacov", "input"), paper_input="real")
 def score_jacov(ctx: NetContext) -> dict:
     net = fresh_net(ctx).train()
     b = batches(ctx, "jacov")[0]

@@ -62,7 +62,8 @@ def naswot_logdet(net: nn.Module, x: torch.Tensor, kernel: KernelFn = code_kerne
     return float(torch.linalg.slogdet(K)[1])
 
 
-@register_proxy("naswot", version=1, columns=("naswot", "input"), paper_input="random")
+@register_proxy("naswot", ranks={"NASWOT": "naswot"},
+                version=1, columns=("naswot", "input"), paper_input="random")
 def score_naswot(ctx: NetContext) -> dict:
     net = fresh_net(ctx).train()
     b = batches(ctx, "naswot")[0]

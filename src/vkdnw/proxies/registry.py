@@ -10,12 +10,14 @@ nets, fails where a bump was forgotten.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from vkdnw.proxies.catalog import job_keys, settings_defaults
+from vkdnw.proxies.catalog import extra_modules, job_keys, settings_defaults
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ class ProxySpec:
     default_run: bool = False
     # Scored only by the ablation runs (Table 5's real-input VKDNW), never a run's own group.
     ablation_only: bool = False
+    # Its single ranking methods, name -> score column (higher is better): rows of Tables 1/6,
+    # and the ones that only feed aggregates (AZ-NAS's and TE-NAS's parts).
+    ranks: dict[str, str] = field(default_factory=dict)
+    component_ranks: dict[str, str] = field(default_factory=dict)
 
     @property
     def job_keys(self) -> tuple[str, ...]:
@@ -65,8 +71,9 @@ _REGISTRY: dict[str, ProxySpec] = {}
 
 
 def register_proxy(name: str, *, version: int, columns: tuple[str, ...], paper_input: str | None = None,
-                   float64: bool = False, settings: dict[str, Any] | str | None = None, default_run: bool = False,
-                   ablation_only: bool = False):
+                   float64: bool = False, settings: dict[str, Any] | str | None = None,
+                   ranks: dict[str, str] | None = None, component_ranks: dict[str, str] | None = None,
+                   default_run: bool = False, ablation_only: bool = False):
     """Register a proxy group. ``version`` is bumped by every change that moves its numbers
     (code it calls included: the search space, the init, the input); ``columns`` are the
     score columns the function returns; ``paper_input`` is ``"real"`` where the paper fed it
@@ -74,7 +81,9 @@ def register_proxy(name: str, *, version: int, columns: tuple[str, ...], paper_i
     says it can run its net in float64 (the ``dtype`` setting); ``settings``: its configurable
     settings with their defaults, another group's name to share that group's, or None for
     the zero-cost ones (the paper's batch, input and float32;
-    :func:`vkdnw.proxies.catalog.zero_cost_defaults`); ``default_run``: a config that names
+    :func:`vkdnw.proxies.catalog.zero_cost_defaults`); ``ranks``: its single ranking methods as
+    table rows, method name -> score column, higher better (``component_ranks``: the same for
+    methods that only feed aggregates); ``default_run``: a config that names
     no groups scores it; ``ablation_only``: only the ablation runs score it. The workflow
     reads these arguments without importing the module, so they must be literals."""
     if paper_input not in (None, "real", "random"):
@@ -87,7 +96,7 @@ def register_proxy(name: str, *, version: int, columns: tuple[str, ...], paper_i
             raise ValueError(f"proxy {name!r} registered twice")
         defaults = settings_defaults(settings, paper_input, float64, _registered_settings)
         _REGISTRY[name] = ProxySpec(name, fn, version, tuple(columns), paper_input, float64, defaults,
-                                    default_run, ablation_only)
+                                    default_run, ablation_only, dict(ranks or {}), dict(component_ranks or {}))
         return fn
 
     return deco
@@ -100,10 +109,20 @@ def _registered_settings(name: str) -> dict[str, Any]:
     return _REGISTRY[name].settings
 
 
+_LOADED: set[Path] = set()
+
+
 def _load_builtin() -> None:
     # Importing the modules runs their decorators.
     from vkdnw.proxies import (  # noqa: F401
         aznas, gradnorm, grasp, jacov, naswot, size, snip, synflow, tenas, vkdnw, vkdnw_real, zen, zico)
+
+    for path in extra_modules():  # a workflow's `proxy_modules`: imported once by file path
+        if path not in _LOADED:
+            _LOADED.add(path)
+            spec = importlib.util.spec_from_file_location(f"vkdnw_proxy_module_{path.stem}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
 
 
 def get_proxy(name: str) -> ProxySpec:

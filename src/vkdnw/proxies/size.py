@@ -24,7 +24,8 @@ def count_flops(model: torch.nn.Module, resolution: int) -> int:
     return int(counter.get_total_flops())
 
 
-@register_proxy("size", version=1, columns=("aleph", "params", "flops"), settings={},
+@register_proxy("size", ranks={"FLOPs": "flops", "params": "params", "aleph": "aleph"},
+                version=1, columns=("aleph", "params", "flops"), settings={},
                 default_run=True)
 def score_size(ctx: NetContext) -> dict[str, float]:
     """Deterministic (no random state). Higher is "better" for all three, as in the paper."""

@@ -15,7 +15,8 @@ from vkdnw.proxies.registry import NetContext, register_proxy
 from vkdnw.proxies.zc import batches, cross_entropy, finite_or_raise, weight_layers
 
 
-@register_proxy("snip", version=1, columns=("snip", "input"), paper_input="real")
+@register_proxy("snip", ranks={"SNIP": "snip"},
+                version=1, columns=("snip", "input"), paper_input="real")
 def score_snip(ctx: NetContext) -> dict:
     net = fresh_net(ctx).train()
     b = batches(ctx, "snip")[0]

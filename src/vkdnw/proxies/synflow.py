@@ -25,7 +25,8 @@ def bypass_batchnorm(model: nn.Module) -> nn.Module:
     return model
 
 
-@register_proxy("synflow", version=1, columns=("synflow", "input"), paper_input="random")
+@register_proxy("synflow", ranks={"SynFlow": "synflow"},
+                version=1, columns=("synflow", "input"), paper_input="random")
 def score_synflow(ctx: NetContext) -> dict:
     net = bypass_batchnorm(fresh_net(ctx)).double().train()
     with torch.no_grad():

@@ -80,7 +80,8 @@ def linear_regions(net: nn.Module, x: torch.Tensor) -> float:
     return float((1.0 / same.sum(dim=1)).sum())
 
 
-@register_proxy("tenas", version=1, columns=("ntk", "linear_regions", "input"), paper_input="real")
+@register_proxy("tenas", component_ranks={"NTK": "ntk", "linear_regions": "linear_regions"},
+                version=1, columns=("ntk", "linear_regions", "input"), paper_input="real")
 def score_tenas(ctx: NetContext) -> dict:
     net = fresh_net(ctx).train()
     b = batches(ctx, "tenas")[0]

@@ -43,7 +43,8 @@ def vkdnw_row(ctx: NetContext, x: torch.Tensor, s: dict) -> dict[str, float]:
     return row
 
 
-@register_proxy("vkdnw", version=1, columns=("vkdnw", *LAMBDA_COLUMNS, "aleph"), default_run=True,
+@register_proxy("vkdnw", ranks={"VKDNW": "vkdnw"},
+                version=1, columns=("vkdnw", *LAMBDA_COLUMNS, "aleph"), default_run=True,
                 # The paper's: batch 64, 128 tensors, the first weight of each, the authors' FIM.
                 settings={"batch_size": 64, "n_tensors": 128, "position": 0.0, "per_tensor": 1, "fim": "reference"})
 def score_vkdnw(ctx: NetContext) -> dict[str, float]:

@@ -43,7 +43,8 @@ def pre_gap(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return net.lastact(h)
 
 
-@register_proxy("zen", version=1, columns=("zen", "input"), paper_input="random")
+@register_proxy("zen", ranks={"ZenNAS": "zen"},
+                version=1, columns=("zen", "input"), paper_input="random")
 def score_zen(ctx: NetContext) -> dict:
     net = build_network(ctx.arch_str, ctx.num_classes)
     gaussian_init_(net, generator(ctx.seed, ctx.dataset, ctx.arch_str, "init")).to(ctx.device).train()

@@ -34,7 +34,8 @@ def zico_from_grads(per_layer: list[torch.Tensor]) -> float:
     return total
 
 
-@register_proxy("zico", version=1, columns=("zico", "input"), paper_input="real", float64=True)
+@register_proxy("zico", ranks={"ZiCo": "zico"},
+                version=1, columns=("zico", "input"), paper_input="real", float64=True)
 def score_zico(ctx: NetContext) -> dict:
     dtype = proxy_dtype(ctx, "zico")
     net = in_dtype(fresh_net(ctx), dtype).train()

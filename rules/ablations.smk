@@ -32,6 +32,7 @@ use rule merge_scores as merge_ablation with:
     params:
         selection=selection_args(ABL_CFG),
         settings=ablation_settings_json,
+        blocks=labelled_ablation_blocks,
 
 
 use rule rank_nets as rank_ablation with:
@@ -76,9 +77,10 @@ rule ablation_table:
         "../envs/vkdnw.yaml"
     params:
         config=ablation_table_config(),
+        metrics=labelled_ablation_metrics,
     shell:
         "vkdnw ablation-table --table {wildcards.table} --config '{params.config}'"
-        " --metrics {input} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+        " --metrics {params.metrics} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
 rule ablations:

@@ -6,6 +6,7 @@ import os
 # light dependencies are installed (a login node).
 from vkdnw.ablation import TABLES as ABLATION_TABLES, settings_by_id, table_settings
 from vkdnw.benchmark import check_benchmark
+from vkdnw import layout
 from vkdnw.plan import (
     data_folder,
     group_settings,
@@ -14,7 +15,6 @@ from vkdnw.plan import (
     reuse_roots,
     run_groups,
     select_archs,
-    surrogate_folder,
     surrogate_read,
 )
 from vkdnw.proxies.catalog import files_hash, proxy_version
@@ -24,9 +24,10 @@ check_benchmark(
     config["benchmark"], config["benchmark_sha256"], config["trust_benchmark_pickle"]
 )
 
+# The results layout is vkdnw.layout's: rules pass the wildcards as its parts.
 R = config["results"]
-NB = f"{R}/nb201"
-RUN = f"{NB}/{{dataset}}/seed{{seed}}"
+NB = layout.nb201(R)
+RUN = layout.run(R, "{dataset}", "{seed}")
 ARCHS = select_archs(config["subset"], config["n_archs"], config["sample_seed"])
 BLOCKS = [f"{k:03d}" for k in range(n_blocks(len(ARCHS), config["block_size"]))]
 SUBSETS = ["unique", "all"] if config["subset"] == "all" else ["unique"]
@@ -39,7 +40,7 @@ ABL_CFG = config["ablations"]
 ABL_SETTINGS = settings_by_id(config)
 ABL_ARCHS = select_archs(ABL_CFG["subset"], ABL_CFG["n_archs"], ABL_CFG["sample_seed"])
 ABL_BLOCKS = [f"{k:03d}" for k in range(n_blocks(len(ABL_ARCHS), config["block_size"]))]
-ABL = f"{NB}/ablations/{{setting}}/{{dataset}}/seed{{seed}}"
+ABL = layout.ablation_run(R, "{setting}", "{dataset}", "{seed}")
 
 
 wildcard_constraints:
@@ -105,12 +106,39 @@ def proxy_code_version(wildcards):
     return proxy_version(wildcards.proxy)
 
 
+def run_block_pairs(wildcards):
+    """(proxy group, block file) of every block of one run."""
+    return [
+        (p, layout.block(R, wildcards.dataset, wildcards.seed, p, b))
+        for p in PROXIES[wildcards.dataset]
+        for b in BLOCKS
+    ]
+
+
 def run_blocks(wildcards):
-    return expand(
-        f"{NB}/{wildcards.dataset}/seed{wildcards.seed}/scores/{{proxy}}/block{{block}}.parquet",
-        proxy=PROXIES[wildcards.dataset],
-        block=BLOCKS,
-    )
+    return [f for _, f in run_block_pairs(wildcards)]
+
+
+def labelled_run_blocks(wildcards):
+    """The merge's --blocks: each block with its group (nothing reads it from the path)."""
+    return layout.labelled(run_block_pairs(wildcards))
+
+
+def run_scores_pairs(label):
+    """(label, merged scores) of every configured run; ``label(dataset, seed)``."""
+    return [
+        (label(d, s), layout.scores(R, d, s))
+        for d in config["datasets"]
+        for s in config["seeds"]
+    ]
+
+
+def table4_scores():
+    return layout.labelled(run_scores_pairs(lambda d, s: d))
+
+
+def manifest_runs():
+    return layout.labelled(run_scores_pairs(lambda d, s: f"{d}/seed{s}"))
 
 
 def run_metrics_files(wildcards):
@@ -192,12 +220,17 @@ def figure_files():
     )
 
 
-def figure_scores(wildcards):
+def figure_score_pairs():
     # One run per dataset (the first seed): the figures show a property of the space.
-    return expand(
-        f"{NB}/{{dataset}}/seed{config['seeds'][0]}/scores.parquet",
-        dataset=figure_datasets(),
-    )
+    return [(d, layout.scores(R, d, config["seeds"][0])) for d in figure_datasets()]
+
+
+def figure_scores(wildcards):
+    return [f for _, f in figure_score_pairs()]
+
+
+def labelled_figure_scores(wildcards):
+    return layout.labelled(figure_score_pairs())
 
 
 def result_tables():
@@ -259,10 +292,18 @@ def ablation_data(wildcards):
     return surrogate_input(ablation_settings(wildcards), wildcards.dataset)
 
 
-def ablation_blocks(wildcards):
-    run = f"{NB}/ablations/{wildcards.setting}/{wildcards.dataset}/seed{wildcards.seed}"
+def ablation_block_pairs(wildcards):
+    run = layout.ablation_run(R, wildcards.setting, wildcards.dataset, wildcards.seed)
     proxy = ABL_SETTINGS[wildcards.setting].proxy
-    return expand(f"{run}/scores/{proxy}/block{{block}}.parquet", block=ABL_BLOCKS)
+    return [(proxy, f"{run}/scores/{proxy}/block{b}.parquet") for b in ABL_BLOCKS]
+
+
+def ablation_blocks(wildcards):
+    return [f for _, f in ablation_block_pairs(wildcards)]
+
+
+def labelled_ablation_blocks(wildcards):
+    return layout.labelled(ablation_block_pairs(wildcards))
 
 
 def ablation_table_config():
@@ -275,13 +316,21 @@ def ablation_table_config():
     return json.dumps(cfg, sort_keys=True)
 
 
+def ablation_metric_pairs(wildcards):
+    """(setting id, metrics file) of every ablation run one table reads."""
+    return [
+        (sid, f"{layout.ablation_run(R, sid, ABL_CFG['dataset'], s)}/metrics.parquet")
+        for sid in table_settings(config, wildcards.table)
+        for s in ABL_CFG["seeds"]
+    ]
+
+
 def ablation_metrics(wildcards):
-    return expand(
-        f"{ABL}/metrics.parquet",
-        setting=table_settings(config, wildcards.table),
-        dataset=ABL_CFG["dataset"],
-        seed=ABL_CFG["seeds"],
-    )
+    return [f for _, f in ablation_metric_pairs(wildcards)]
+
+
+def labelled_ablation_metrics(wildcards):
+    return layout.labelled(ablation_metric_pairs(wildcards))
 
 
 def ablation_targets(wildcards):
@@ -298,7 +347,7 @@ def ablation_targets(wildcards):
 
 # ----------------------------------------------------------------------------- MBV2 (Table 2)
 
-MB = f"{R}/mbv2"
+MB = layout.mbv2(R)
 MBV2_CFG = config["mbv2"]
 # Package files the search's candidates depend on, and the training's; hashed into params
 # because Snakemake never tracks imported modules.

@@ -17,6 +17,7 @@ rule merge_scores:
         # The settings each group's blocks were scored at: the merge checks what the rows
         # record against them (and fills them in for blocks older than the record).
         settings=run_settings_json,
+        blocks=labelled_run_blocks,
     shell:
-        "vkdnw merge --blocks {input} {params.selection} --settings '{params.settings}'"
+        "vkdnw merge --blocks {params.blocks} {params.selection} --settings '{params.settings}'"
         " --expected --out {output} > {log} 2>&1"

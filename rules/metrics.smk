@@ -60,8 +60,9 @@ rule table4:
         "../envs/vkdnw.yaml"
     params:
         nonfinite=config["metrics"]["aleph_nonfinite"],
+        scores=table4_scores(),
     shell:
-        "vkdnw table4 --scores {input} --nonfinite {params.nonfinite}"
+        "vkdnw table4 --scores {params.scores} --nonfinite {params.nonfinite}"
         " --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
@@ -84,8 +85,10 @@ rule write_manifest:
     params:
         config=json.dumps(config, sort_keys=True),
         benchmark_dirs=manifest_benchmark_dirs,
+        runs=manifest_runs(),
     shell:
         "vkdnw manifest --config '{params.config}' --inputs {input}"
+        " --runs {params.runs} --benchmark {input.benchmark}"
         " --benchmarks $(find {params.benchmark_dirs} -name '*.tsv' 2>/dev/null)"
         " --out {output} > {log} 2>&1"
 
@@ -110,8 +113,9 @@ rule figures:
         "../envs/vkdnw.yaml"
     params:
         out_dir=output_dir,
+        scores=labelled_figure_scores,
     shell:
-        "vkdnw figures --scores {input} --out-dir {params.out_dir} > {log} 2>&1"
+        "vkdnw figures --scores {params.scores} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule significance:

@@ -33,7 +33,7 @@ rule score_block:
 # the config enables `surrogate_data` and names no real folder (rows say input=surrogate).
 rule surrogate_data:
     output:
-        directory(surrogate_folder(config, "{dataset}")),
+        directory(layout.surrogate(R, "{dataset}")),
     log:
         f"{NB}/logs/surrogate_data_{{dataset}}.log",
     benchmark:

@@ -138,7 +138,7 @@ def test_size_profile_and_figures(tmp_path):
     run = tmp_path / "ImageNet16-120/seed1"
     run.mkdir(parents=True)
     scores.to_parquet(run / "scores.parquet")
-    files = draw_figures([str(run / "scores.parquet")], tmp_path / "figures")
+    files = draw_figures([("ImageNet16-120", str(run / "scores.parquet"))], tmp_path / "figures")
     assert sorted(f.name for f in files) == sorted(f"figure{n}_ImageNet16-120.{e}" for n in (3, 4) for e in ("png", "svg"))
     assert all(f.stat().st_size > 1000 for f in files)
 
@@ -198,7 +198,7 @@ def test_table4_ranks_nonfinite_scores_last_or_drops_them(tmp_path):
     run.mkdir(parents=True)
     pd.DataFrame({"arch_str": list("abcdefgh"), "aleph": aleph, "expressivity": expr,
                   "is_unique": True}).to_parquet(run / "scores.parquet")
-    files = [str(run / "scores.parquet")]
+    files = [("cifar10", str(run / "scores.parquet"))]
     kept = aleph_correlations(files).set_index("component").loc["expressivity", "cifar10"]
     dropped = aleph_correlations(files, nonfinite="drop").set_index("component").loc["expressivity", "cifar10"]
     assert kept == pytest.approx(kendalltau(aleph, np.where(np.isnan(expr), -np.inf, expr)).statistic)
@@ -228,8 +228,9 @@ def test_table4_variants_tau_a_and_the_committed_definition(tmp_path):
                            **{f"vkdnw_lambda_{k}": rng.uniform(1, 2, n) * k for k in range(1, 10)}})
     scores.loc[:9, "vkdnw_lambda_1"] = 0.0  # ten nets with a zero decile
     write_parquet(scores, run / "scores.parquet")
-    t = table4_variants([str(run / "scores.parquet")]).set_index(["variant", "component"])
-    committed = aleph_correlations([str(run / "scores.parquet")]).set_index("component")["cifar10"]
+    files = [("cifar10", str(run / "scores.parquet"))]
+    t = table4_variants(files).set_index(["variant", "component"])
+    committed = aleph_correlations(files).set_index("component")["cifar10"]
     for comp in ("VKDNW", "expressivity"):
         assert t.loc[("tau-b, NaN/-inf last (committed Table 4)", comp), "kt"] == pytest.approx(committed[comp])
     assert t.loc[("score negated", "VKDNW"), "kt"] == pytest.approx(-committed["VKDNW"])

@@ -58,13 +58,16 @@ def test_merge_detects_problems(tmp_path):
     for proxy, settings in (("size", {}), ("vkdnw", SETTINGS)):
         score_block(archs, proxy=proxy, dataset="cifar10", seed=1, settings=settings,
                     out=d / proxy / "block000.parquet", progress=False)
-    blocks = [str(d / "size/block000.parquet"), str(d / "vkdnw/block000.parquet")]
+    blocks = [("size", str(d / "size/block000.parquet")), ("vkdnw", str(d / "vkdnw/block000.parquet"))]
     merged = merge_blocks(blocks, tmp_path / "m.parquet", expected=True, subset="unique", n_archs=2)
     assert {"vkdnw", "params", "flops", "aleph", "seconds_vkdnw", "seconds_size"} <= set(merged.columns)
     with pytest.raises(ValueError, match="missing"):
         merge_blocks(blocks, tmp_path / "m2.parquet", expected=True, subset="unique", n_archs=3)
     with pytest.raises(ValueError, match="scored twice"):
         merge_blocks(blocks + blocks[:1], tmp_path / "m3.parquet")
+    # The rule says which group each block holds: a bare path (no PROXY=) is a one-line error.
+    assert main(["merge", "--blocks", blocks[0][1], "--out", str(tmp_path / "m5.parquet")]) == 2
+    assert main(["merge", "--blocks", *(f"{p}={f}" for p, f in blocks), "--out", str(tmp_path / "m5.parquet")]) == 0
     (d / "size/block000.parquet").write_bytes(b"PAR1 truncated")
     with pytest.raises(ValueError, match="corrupt block.*not a readable Parquet"):
         merge_blocks(blocks, tmp_path / "m4.parquet")
@@ -87,7 +90,7 @@ def test_rows_record_their_settings_and_the_merge_checks_them(tmp_path):
     # dtype where it is a setting of the group (ZiCo's, GraSP's): the others' precision is fixed.
     assert read_parquet(d / "zico/block000.parquet", ())["dtype"].tolist() == ["float64"] * 2
     assert "dtype" not in read_parquet(d / "jacov/block000.parquet", ()).columns
-    blocks = [str(d / p / "block000.parquet") for p in jobs]
+    blocks = [(p, str(d / p / "block000.parquet")) for p in jobs]
     run = {p: s[p] for p, s in jobs.items()}
     merged = merge_blocks(blocks, tmp_path / "m.parquet", settings=run)
     assert merged["batch_size_vkdnw"].tolist() == [2, 2] and merged["dtype_zico"].tolist() == ["float64"] * 2
@@ -237,7 +240,8 @@ def test_manifest_sums_scoring_seconds_of_every_committed_block(tmp_path):
                   "seconds_size": [0.125, 0.125]}).to_parquet(run / "scores.parquet")
     other = tmp_path / "table1.csv"
     other.write_text("method\n")
-    m = write_manifest("{}", tmp_path / "manifest.yaml", [str(run / "scores.parquet"), str(other)], [])
+    m = write_manifest("{}", tmp_path / "manifest.yaml", [str(run / "scores.parquet"), str(other)], [],
+                       runs=[("cifar10/seed1", str(run / "scores.parquet"))])
     assert m["scoring_seconds"] == {"cifar10/seed1": {"vkdnw": 0.8, "size": 0.2}}  # rounded to 0.1 s
     assert yaml.safe_load((tmp_path / "manifest.yaml").read_text())["scoring_seconds"] == m["scoring_seconds"]
 
@@ -330,7 +334,8 @@ def test_a_run_reuses_another_runs_rows_only_where_group_version_and_settings_ma
     as they are (a rescoring would give them); other settings, or a failed row, are scored."""
     import pyarrow.parquet as pq
 
-    from vkdnw.scoring import VERSION_KEY, run_blocks
+    from vkdnw.layout import run_blocks
+    from vkdnw.scoring import VERSION_KEY
 
     archs = select_archs("unique", 3, 0)
     settings = {"synflow": {"batch_size": 4, "data": None}}

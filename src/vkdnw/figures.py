@@ -54,12 +54,12 @@ def size_profile(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), pd.DataFrame(overall)
 
 
-def draw_figures(score_files: list[str], out_dir: str | Path) -> list[Path]:
-    """figure3_<dataset>.png/.svg and figure4_<dataset>.png/.svg for each run's scores."""
+def draw_figures(score_files: list[tuple[str, str]], out_dir: str | Path) -> list[Path]:
+    """figure3_<dataset>.png/.svg and figure4_<dataset>.png/.svg for each run's scores
+    (``score_files``: dataset and merged scores)."""
     out_dir = Path(out_dir)
     written = []
-    for f in score_files:
-        dataset = Path(f).parent.parent.name
+    for dataset, f in score_files:
         scores = read_parquet(f, ("arch_str", "aleph", "params"), remake=True)
         groups, overall = size_profile(scores)
         kt = overall.set_index("component")

@@ -276,10 +276,11 @@ def runs_markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def aleph_correlations(score_files: list[str], *, subset: str = "unique", nonfinite: str = "lowest") -> pd.DataFrame:
+def aleph_correlations(score_files: list[tuple[str, str]], *, subset: str = "unique",
+                       nonfinite: str = "lowest") -> pd.DataFrame:
     """Table 4: Kendall tau of aleph with VKDNW and the AZ-NAS components, per dataset
-    (mean over the runs of that dataset); no ground truth involved. The dataset is read from
-    each file's path (``.../{dataset}/seed{seed}/scores.parquet``).
+    (mean over the runs of that dataset); no ground truth involved. ``score_files``: each
+    run's dataset and merged scores.
 
     ``nonfinite="lowest"`` correlates every net as the rankings order it (NaN and -inf
     last, as Table 1 does); ``"drop"`` leaves those nets out. It matters for expressivity,
@@ -290,11 +291,10 @@ def aleph_correlations(score_files: list[str], *, subset: str = "unique", nonfin
     cols = {"VKDNW": "vkdnw", "trainability": "trainability", "expressivity": "expressivity",
             "progressivity": "progressivity"}
     rows = []
-    for f in score_files:
+    for dataset, f in score_files:
         d = read_parquet(f, ("arch_str", "aleph", "is_unique"), remake=True)
         if subset == "unique":
             d = d[d["is_unique"]]
-        dataset = Path(f).parent.parent.name
         for name, col in cols.items():
             if col in d.columns:
                 score = pd.Series(nan_last(d[col]), index=d.index)

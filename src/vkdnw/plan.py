@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from vkdnw import layout
 from vkdnw.proxies.catalog import group, group_names
 from vkdnw.spaces import nb201
 
@@ -129,7 +130,7 @@ def check_settings(cfg: dict[str, Any]) -> None:
 
 def surrogate_folder(cfg: dict[str, Any], dataset: str) -> str:
     """Where the workflow writes a dataset's surrogate images (see ``surrogate_data``)."""
-    return f"{cfg['results']}/nb201/data/surrogate/{dataset}"
+    return layout.surrogate(cfg["results"], dataset)
 
 
 def surrogate_read(cfg: dict[str, Any], settings: dict[str, Any], dataset: str) -> str | None:

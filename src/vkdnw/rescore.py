@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vkdnw import layout
 from vkdnw.proxies.registry import get_proxy
 
 
 def scores_path(cfg: dict[str, Any], dataset: str, seed: int) -> Path:
     """Where a config's run keeps the merged scores of one dataset and seed."""
-    return Path(cfg["results"]) / "nb201" / dataset / f"seed{seed}" / "scores.parquet"
+    return Path(layout.scores(cfg["results"], dataset, seed))
 
 
 def committed_scores(cfg: dict[str, Any], dataset: str, seed: int) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from vkdnw import layout
 from vkdnw.io import parquet_metadata, read_parquet, write_parquet
 from vkdnw.plan import recorded_settings
 from vkdnw.proxies.registry import NetContext, check_settings, get_proxy, proxy_version
@@ -32,11 +33,6 @@ VERSION_KEY, SETTINGS_KEY = "vkdnw.proxy_version", "vkdnw.settings"
 
 def block_provenance(proxy: str, settings: dict[str, Any]) -> dict[str, str]:
     return {VERSION_KEY: proxy_version(proxy), SETTINGS_KEY: json.dumps(settings, sort_keys=True)}
-
-
-def run_blocks(root: str | Path, dataset: str, seed: int, proxy: str) -> list[Path]:
-    """A results tree's score blocks of one (dataset, seed, group)."""
-    return sorted(Path(root).glob(f"nb201/{dataset}/seed{seed}/scores/{proxy}/block*.parquet"))
 
 
 def reuse_rows(files: list[str | Path], archs: list[str], proxy: str, settings: dict[str, Any]) -> dict[str, dict]:
@@ -169,7 +165,7 @@ def score_block(
         except ValueError:
             rows = []  # unreadable checkpoint: start over rather than trust it
     done_set = {r["arch_str"] for r in rows}
-    files = [f for root in reuse_from for f in run_blocks(root, dataset, seed, proxy)]
+    files = [f for root in reuse_from for f in layout.run_blocks(root, dataset, seed, proxy)]
     reused = reuse_rows(files, [a for a in archs if a not in done_set], proxy, settings) if files else {}
     rows += list(reused.values())
     done_set |= set(reused)

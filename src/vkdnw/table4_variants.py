@@ -76,11 +76,10 @@ VARIANTS: dict[str, tuple[Select, Correlate, bool]] = {
 }
 
 
-def variant_rows(score_file: str | Path, *, run: str = "") -> list[dict]:
-    """Every variant's tau for every component a run has (``run`` labels extra runs, such as
-    the batch ablations on a sample)."""
+def variant_rows(dataset: str, score_file: str | Path, *, run: str = "") -> list[dict]:
+    """Every variant's tau for every component a run on ``dataset`` has (``run`` labels extra
+    runs, such as the batch ablations on a sample)."""
     d = read_parquet(score_file, ("arch_str", "aleph", "is_unique"))
-    dataset = Path(score_file).parent.parent.name
     rows = []
     unique = d[d["is_unique"]]
     for variant, (select, correlate, vkdnw_only) in VARIANTS.items():
@@ -96,9 +95,11 @@ def variant_rows(score_file: str | Path, *, run: str = "") -> list[dict]:
     return rows
 
 
-def table4_variants(score_files: list[str], extra: dict[str, str] | None = None) -> pd.DataFrame:
-    """The variants on the main runs' ``score_files``, and on ``extra`` runs (label -> file)."""
-    rows = [r for f in score_files for r in variant_rows(f)]
-    for label, f in (extra or {}).items():
-        rows += [r for r in variant_rows(f, run=label) if r["variant"].startswith("tau-b, NaN/-inf last")]
+def table4_variants(score_files: list[tuple[str, str]],
+                    extra: list[tuple[str, str, str]] | None = None) -> pd.DataFrame:
+    """The variants on the main runs' ``score_files`` (dataset, file), and on ``extra`` runs
+    (label, dataset, file)."""
+    rows = [r for dataset, f in score_files for r in variant_rows(dataset, f)]
+    for label, dataset, f in extra or []:
+        rows += [r for r in variant_rows(dataset, f, run=label) if r["variant"].startswith("tau-b, NaN/-inf last")]
     return pd.DataFrame(rows)

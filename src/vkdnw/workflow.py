@@ -44,10 +44,6 @@ def write_archs(out: str | Path) -> pd.DataFrame:
     return df
 
 
-def _proxy_of(path: Path) -> str:
-    return path.parent.name  # .../scores/{proxy}/block{k}.parquet
-
-
 def with_recorded_settings(df: pd.DataFrame, proxy: str, settings: dict[str, Any] | None) -> pd.DataFrame:
     """A group's rows with the batch size and precision they were scored at. Blocks record
     them; blocks scored before rows did get them from ``settings`` (the run's settings of the
@@ -66,7 +62,7 @@ def with_recorded_settings(df: pd.DataFrame, proxy: str, settings: dict[str, Any
 
 
 def merge_blocks(
-    blocks: list[str],
+    blocks: list[tuple[str, str]],
     out: str | Path,
     *,
     expected: bool = False,
@@ -77,7 +73,7 @@ def merge_blocks(
 ) -> pd.DataFrame:
     """Join all proxies' score blocks of one run into one row per arch.
 
-    Per-proxy metadata become ``seconds_<proxy>``, ``error_<proxy>``, ``input_<proxy>`` and the
+    ``blocks`` are (proxy group, block file) pairs. Per-proxy metadata become ``seconds_<proxy>``, ``error_<proxy>``, ``input_<proxy>`` and the
     settings each row was scored at, ``batch_size_<proxy>`` and ``dtype_<proxy>``
     (``settings``, the run's job settings by group, checks them and fills in those of blocks
     scored before rows recorded them: :func:`with_recorded_settings`). A corrupt block, an
@@ -87,10 +83,10 @@ def merge_blocks(
     """
     per_proxy: dict[str, list[pd.DataFrame]] = {}
     corrupt: list[str] = []
-    for s in blocks:
+    for proxy, s in blocks:
         path = Path(s)
         try:
-            per_proxy.setdefault(_proxy_of(path), []).append(read_parquet(path, META_COLUMNS, remake=True))
+            per_proxy.setdefault(proxy, []).append(read_parquet(path, META_COLUMNS, remake=True))
         except ValueError as exc:
             # Readable but malformed (missing columns): moved aside too, so that it is rescored.
             if path.exists():
@@ -151,39 +147,40 @@ def _wall_seconds(benchmark_files: list[str]) -> float:
     return total
 
 
-def _scoring_seconds(inputs: list[str]) -> dict[str, dict[str, float]]:
-    """Per run (``dataset/seedN``) and proxy group, the summed per-net ``seconds_<group>`` of
-    the merged scores. Unlike the job wall time (from the git-ignored benchmark files of the
-    jobs this checkout ran) it covers every committed block, whichever machine scored it."""
+def _scoring_seconds(runs: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
+    """Per run (``runs``: name such as ``cifar10/seed1``, merged scores) and proxy group, the
+    summed per-net ``seconds_<group>``. Unlike the job wall time (from the git-ignored
+    benchmark files of the jobs this checkout ran) it covers every committed block, whichever
+    machine scored it."""
     out: dict[str, dict[str, float]] = {}
-    for p in inputs:
-        if Path(p).name != "scores.parquet" or not Path(p).is_file():
+    for run, p in runs:
+        if not Path(p).is_file():
             continue
         cols = [c for c in pq.read_schema(p).names if c.startswith("seconds_")]
         sums = pd.read_parquet(p, columns=cols).sum()
-        run = f"{Path(p).parent.parent.name}/{Path(p).parent.name}"
         out[run] = {c.removeprefix("seconds_"): round(float(v), 1) for c, v in sums.items()}
     return out
 
 
-def _benchmark_source(inputs: list[str]) -> dict[str, str] | None:
+def _benchmark_source(ingested: str | None) -> dict[str, str] | None:
     """The file the tables' ground truth came from, as its ingestion recorded it."""
-    for p in inputs:
-        if Path(p).name == "benchmark.parquet" and Path(p).is_file():
-            return {"path": parquet_metadata(p, BENCHMARK_SOURCE), "sha256": parquet_metadata(p, BENCHMARK_SHA256)}
-    return None
+    if not ingested or not Path(ingested).is_file():
+        return None
+    return {"path": parquet_metadata(ingested, BENCHMARK_SOURCE), "sha256": parquet_metadata(ingested, BENCHMARK_SHA256)}
 
 
-def write_manifest(config: str, out: str | Path, inputs: list[str], wall_seconds_from: list[str]) -> dict:
+def write_manifest(config: str, out: str | Path, inputs: list[str], wall_seconds_from: list[str],
+                   runs: list[tuple[str, str]] = (), benchmark: str | None = None) -> dict:
     """Provenance (:mod:`vkdnw.provenance`), summed job wall time (of the jobs whose
-    benchmark files this checkout has), summed scoring seconds per run and group (of every
-    committed block) and input checksums."""
+    benchmark files this checkout has), summed scoring seconds per run and group (``runs``:
+    run name and merged scores; of every committed block), the ingested ``benchmark``'s
+    source and input checksums."""
     cfg = json.loads(config) if config.strip().startswith("{") else config
     manifest = {
         **provenance(cfg, cfg.get("results") if isinstance(cfg, dict) else None),
         "job_wall_seconds_total": _wall_seconds(wall_seconds_from),
-        "scoring_seconds": _scoring_seconds(inputs),
-        "benchmark": _benchmark_source(inputs),
+        "scoring_seconds": _scoring_seconds(list(runs)),
+        "benchmark": _benchmark_source(benchmark),
         "files": {str(p): sha256_file(p) for p in inputs if Path(p).is_file()},
     }
     write_text(yaml.safe_dump(manifest, sort_keys=False), out)

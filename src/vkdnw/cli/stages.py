@@ -7,6 +7,7 @@ import argparse
 
 from vkdnw.cli.common import evaluation_args, json_object
 from vkdnw.config import schema_default
+from vkdnw.layout import parse_labelled
 
 
 def cmd_archs(a: argparse.Namespace) -> None:
@@ -41,7 +42,7 @@ def cmd_surrogate_data(a: argparse.Namespace) -> None:
 def cmd_merge(a: argparse.Namespace) -> None:
     from vkdnw.workflow import merge_blocks
 
-    merge_blocks(a.blocks, a.out, expected=a.expected, subset=a.subset, n_archs=a.n_archs,
+    merge_blocks(parse_labelled(a.blocks, "PROXY"), a.out, expected=a.expected, subset=a.subset, n_archs=a.n_archs,
                  sample_seed=a.sample_seed, settings=json_object(a.settings) if a.settings else None)
 
 
@@ -96,19 +97,16 @@ def cmd_tables(a: argparse.Namespace) -> None:
 def cmd_figures(a: argparse.Namespace) -> None:
     from vkdnw.figures import draw_figures
 
-    for path in draw_figures(a.scores, a.out_dir):
+    for path in draw_figures(parse_labelled(a.scores, "DATASET"), a.out_dir):
         print(path)
 
 
 def cmd_ablation_table(a: argparse.Namespace) -> None:
-    from pathlib import Path
-
     from vkdnw.ablation import write_table
 
-    # Each metrics file is .../ablations/{setting}/{dataset}/seed{seed}/metrics.parquet.
     runs: dict[str, list[str]] = {}
-    for m in a.metrics:
-        runs.setdefault(Path(m).parents[2].name, []).append(m)
+    for setting, m in parse_labelled(a.metrics, "SETTING"):
+        runs.setdefault(setting, []).append(m)
     write_table(json_object(a.config), a.table, runs, a.out_csv, a.out_md)
 
 
@@ -150,7 +148,7 @@ def cmd_table4(a: argparse.Namespace) -> None:
     from vkdnw.metrics import aleph_correlations
     from vkdnw.paper import DATASETS, TABLE4
 
-    t = aleph_correlations(a.scores, nonfinite=a.nonfinite)
+    t = aleph_correlations(parse_labelled(a.scores, "DATASET"), nonfinite=a.nonfinite)
     write_text(t.to_csv(index=False, float_format="%.6g"), a.out_csv)
     datasets = list(t.columns[1:])
     head = "| component | " + " | ".join(f"{d} (ours / paper)" for d in datasets) + " |\n|" + "---|" * len(t.columns) + "\n"
@@ -171,7 +169,8 @@ def cmd_archive(a: argparse.Namespace) -> None:
 def cmd_manifest(a: argparse.Namespace) -> None:
     from vkdnw.workflow import write_manifest
 
-    write_manifest(a.config, a.out, a.inputs, wall_seconds_from=a.benchmarks)
+    write_manifest(a.config, a.out, a.inputs, wall_seconds_from=a.benchmarks, runs=parse_labelled(a.runs, "RUN"),
+                   benchmark=a.benchmark)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -215,7 +214,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=cmd_surrogate_data)
 
     s = sub.add_parser("merge", help="join the blocks of one (dataset, seed) into one table")
-    s.add_argument("--blocks", nargs="+", required=True)
+    s.add_argument("--blocks", nargs="+", required=True, metavar="PROXY=PATH",
+                   help="each block with the proxy group it holds")
     s.add_argument("--subset", default=schema_default("subset"), choices=["all", "unique"],
                    help="with --expected: the selection (config `subset`)")
     s.add_argument("--n-archs", type=int, default=None, help="with --expected: its sample size (config `n_archs`)")
@@ -290,14 +290,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=cmd_tables)
 
     s = sub.add_parser("figures", help="Figures 3/4: VKDNW and AZ-NAS components against aleph and #params")
-    s.add_argument("--scores", nargs="+", required=True, help="merged scores.parquet of the runs")
+    s.add_argument("--scores", nargs="+", required=True, metavar="DATASET=PATH",
+                   help="merged scores.parquet of one run per dataset")
     s.add_argument("--out-dir", required=True)
     s.set_defaults(func=cmd_figures)
 
     s = sub.add_parser("ablation-table", help="Table 5, 8 or 9 from the ablation runs' metrics")
     s.add_argument("--table", required=True, choices=["table5", "table8", "table9"])
     s.add_argument("--config", required=True, help="the workflow config (vkdnw and ablations) as JSON")
-    s.add_argument("--metrics", nargs="+", required=True, help="ablations/{setting}/{dataset}/seed{s}/metrics.parquet")
+    s.add_argument("--metrics", nargs="+", required=True, metavar="SETTING=PATH",
+                   help="each ablation run's metrics.parquet with its setting id")
     s.add_argument("--out-csv", required=True)
     s.add_argument("--out-md", required=True)
     s.set_defaults(func=cmd_ablation_table)
@@ -331,7 +333,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=cmd_rank_accuracy)
 
     s = sub.add_parser("table4", help="Table 4: Kendall tau of aleph with VKDNW and the AZ-NAS components")
-    s.add_argument("--scores", nargs="+", required=True, help="merged scores.parquet of the runs")
+    s.add_argument("--scores", nargs="+", required=True, metavar="DATASET=PATH", help="merged scores.parquet of the runs")
     s.add_argument("--nonfinite", choices=["lowest", "drop"], default="lowest",
                    help="NaN and -inf scores: last, as the rankings put them, or left out")
     s.add_argument("--out-csv", required=True)
@@ -347,7 +349,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("manifest", help="write a provenance manifest for a results directory")
     s.add_argument("--config", required=True)
-    s.add_argument("--inputs", nargs="*", default=[])
-    s.add_argument("--benchmarks", nargs="*", default=[])
+    s.add_argument("--inputs", nargs="*", default=[], help="files to checksum")
+    s.add_argument("--runs", nargs="*", default=[], metavar="RUN=PATH",
+                   help="each run's merged scores, e.g. cifar10/seed1=.../scores.parquet (scoring seconds)")
+    s.add_argument("--benchmark", help="the ingested benchmark.parquet (the ground truth's source)")
+    s.add_argument("--benchmarks", nargs="*", default=[], help="Snakemake benchmark files (job wall time)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_manifest)

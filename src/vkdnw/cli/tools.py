@@ -85,8 +85,15 @@ def cmd_table4_variants(a: argparse.Namespace) -> None:
     from vkdnw.io import write_text
     from vkdnw.table4_variants import table4_variants
 
-    extra = dict(item.split("=", 1) for item in a.extra)
-    t = table4_variants(a.scores, extra)
+    from vkdnw.layout import parse_labelled
+
+    extra = []
+    for label, path in parse_labelled(a.extra, "LABEL@DATASET"):
+        name, at, dataset = label.rpartition("@")
+        if not at:
+            raise ValueError(f"--extra: expected LABEL@DATASET=PATH, got {label}={path}")
+        extra.append((name, dataset, path))
+    t = table4_variants(parse_labelled(a.scores, "DATASET"), extra)
     write_text(t.to_csv(index=False, float_format="%.4f"), a.out)
     view = t.pivot_table(index=["run", "variant", "component"], columns="dataset", values="kt", sort=False)
     print(view.to_string(float_format=lambda v: f"{v:+.3f}"))
@@ -185,8 +192,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("table4-variants", help="Table 4 under other definitions (tau-a/b/c, sign, nets kept, "
                                                "VKDNW_single's rank), beside the paper's values")
-    s.add_argument("--scores", nargs="+", required=True, help="merged scores.parquet of the runs")
-    s.add_argument("--extra", nargs="*", default=[], metavar="LABEL=FILE",
+    s.add_argument("--scores", nargs="+", required=True, metavar="DATASET=PATH", help="merged scores.parquet of the runs")
+    s.add_argument("--extra", nargs="*", default=[], metavar="LABEL@DATASET=PATH",
                    help="further runs (e.g. the batch ablations' scores.parquet), committed definition only")
     s.add_argument("--out", required=True, help="CSV: run, variant, component, dataset, nets, kt, paper")
     s.set_defaults(func=cmd_table4_variants)

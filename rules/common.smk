@@ -4,8 +4,12 @@ import os
 
 # Planning imports no torch, scipy or sklearn: `snakemake -n` runs where only the workflow's
 # light dependencies are installed (a login node).
-from vkdnw.ablation import TABLES as ABLATION_TABLES, settings_by_id, table_settings
-from vkdnw.benchmark import check_benchmark
+from vkdnw.stages.ablation import (
+    TABLES as ABLATION_TABLES,
+    settings_by_id,
+    table_settings,
+)
+from vkdnw.stages.benchmark import check_benchmark
 from vkdnw import layout
 from vkdnw.plan import (
     data_folder,
@@ -353,14 +357,14 @@ MBV2_CFG = config["mbv2"]
 # because Snakemake never tracks imported modules.
 MBV2_SEARCH_SOURCES = (
     "spaces/mbv2.py",
-    "mbv2_score.py",
-    "evolution.py",
+    "mbv2/score.py",
+    "mbv2/evolution.py",
     "proxies/vkdnw.py",
     "proxies/aznas.py",
     "proxies/common.py",
     "rng.py",
 )
-MBV2_TRAIN_SOURCES = ("spaces/mbv2.py", "train_mbv2.py", "proxies/common.py")
+MBV2_TRAIN_SOURCES = ("spaces/mbv2.py", "mbv2/train.py", "proxies/common.py")
 
 
 def mbv2_search_settings():

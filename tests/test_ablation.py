@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vkdnw.ablation import Setting, ablation_rows, build_table, settings_by_id, table_settings, to_markdown
+from vkdnw.stages.ablation import Setting, ablation_rows, build_table, settings_by_id, table_settings, to_markdown
 from vkdnw.io import write_parquet
-from vkdnw.metrics import method_inputs
+from vkdnw.stages.metrics import method_inputs
 from vkdnw.config import load_config
 
 

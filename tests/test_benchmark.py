@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 import torch
 
-from vkdnw.benchmark import ingest, load_benchmark
+from vkdnw.stages.benchmark import ingest, load_benchmark
 from vkdnw.spaces import nb201
 
 ARCHS = list(nb201.all_archs()[100:104])
@@ -92,7 +92,7 @@ def test_missing_and_wrong_format(tmp_path):
 
 
 def test_pth_pickle_gate(tmp_path):
-    from vkdnw.benchmark import check_benchmark
+    from vkdnw.stages.benchmark import check_benchmark
 
     pth = tmp_path / "NAS-Bench-201-tiny.pth"
     _official_pth(pth, {ds: [50.0] * len(ARCHS) for ds in nb201.DATASETS})

@@ -21,7 +21,7 @@ from vkdnw.proxies.common import fresh_net, random_input
 from vkdnw.proxies.registry import NetContext, get_proxy, list_proxies
 from vkdnw.proxies.fisher import entropy, fisher, spectrum_deciles
 from vkdnw.proxies.vkdnw_reference import fisher_reference
-from vkdnw.scoring import score_net, scoring_device
+from vkdnw.stages.scoring import score_net, scoring_device
 from vkdnw.spaces.nb201 import dataset_info
 from vkdnw.plan import zero_cost_entry
 
@@ -103,8 +103,8 @@ def test_score_cli_writes_a_cuda_block(tmp_path):
 def test_mbv2_search_scores_on_cuda_in_ieee_float32_as_on_the_cpu(tmp_path):
     from dataclasses import replace
 
-    from vkdnw.evolution import SearchSettings, run_search
-    from vkdnw.mbv2_score import COMPONENTS, ScoreSettings
+    from vkdnw.mbv2.evolution import SearchSettings, run_search
+    from vkdnw.mbv2.score import COMPONENTS, ScoreSettings
 
     score = ScoreSettings(resolution=32, batch_size=16, num_classes=10, n_tensors=16, budget_resolution=32)
     s = SearchSettings(iterations=3, population=2, score=score)

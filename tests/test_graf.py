@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vkdnw.graf import feature_frame, graf_features
-from vkdnw.model_driven import fit_and_evaluate, model_features
+from vkdnw.stages.graf import feature_frame, graf_features
+from vkdnw.stages.model_driven import fit_and_evaluate, model_features
 
 # 1<-0 conv3x3, 2<-0 none, 2<-1 skip, 3<-0 none, 3<-1 none, 3<-2 avg_pool (NB201 nodes 0..3).
 CHAIN = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
@@ -51,7 +51,7 @@ def test_path_features_match_networkx_on_sampled_cells():
     zc_combine uses) on 400 cells: min_path_len by BFS, max_op_on_path (ties="first") by
     Bellman-Ford with weight -1 on S-edges and +1 on the others, edges added in zc_combine's order."""
     nx = pytest.importorskip("networkx")
-    from vkdnw.graf import SUBSETS, _name, cell_edges
+    from vkdnw.stages.graf import SUBSETS, _name, cell_edges
     from vkdnw.plan import select_archs
 
     order = ((1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4))
@@ -116,7 +116,7 @@ def test_model_variants_measure_each_feature_set_over_seeds(tmp_path):
     """`vkdnw model-variants`: every variant, averaged over the seeds, with its feature count
     (GRAF: 185 graph features + params; 4 degree features per op subset)."""
     from vkdnw.io import write_parquet
-    from vkdnw.model_driven import VARIANTS, model_variants
+    from vkdnw.stages.model_driven import VARIANTS, model_variants
     from vkdnw.plan import select_archs
 
     archs = select_archs("unique", 120, 0)
@@ -173,7 +173,7 @@ def test_model_rows_say_which_scores_and_inputs_fed_them():
 
 def test_a_run_too_small_for_n_train_writes_no_model_rows_and_says_why(tmp_path, capsys):
     from vkdnw.io import read_parquet, write_parquet
-    from vkdnw.model_driven import run_model_metrics
+    from vkdnw.stages.model_driven import run_model_metrics
     from vkdnw.plan import select_archs
 
     archs = select_archs("unique", 30, 0)

@@ -15,9 +15,9 @@ import pytest
 import torch
 from scipy.stats import rankdata
 
-from vkdnw.evolution import (RunningAggregate, SearchSettings, aggregate, run_search, top_stable, work_dir_for,
+from vkdnw.mbv2.evolution import (RunningAggregate, SearchSettings, aggregate, run_search, top_stable, work_dir_for,
                              write_outputs)
-from vkdnw.mbv2_score import (ScoreSettings, fresh_net, jacobian_forward, noise, sample_tensors, score_structure,
+from vkdnw.mbv2.score import (ScoreSettings, fresh_net, jacobian_forward, noise, sample_tensors, score_structure,
                               vkdnw_components)
 from vkdnw.proxies.fisher import Element, jacobian_fast
 from vkdnw.proxies.vkdnw_reference import jacobian_reference

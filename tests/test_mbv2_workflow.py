@@ -78,7 +78,7 @@ def test_tiny_search_then_torchrun_training_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_killed_training_resumes_under_torchrun_with_a_teacher(tmp_path):
-    from vkdnw._timm import import_timm
+    from vkdnw.mbv2.timm_compat import import_timm
 
     timm = import_timm()
     import torch

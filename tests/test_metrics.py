@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vkdnw.figures import toy_rank
-from vkdnw.metrics import aggregate, evaluate, tie_broken_order
-from vkdnw.ranking import lexicographic, rank_methods
+from vkdnw.stages.figures import toy_rank
+from vkdnw.stages.metrics import aggregate, evaluate, tie_broken_order
+from vkdnw.stages.ranking import lexicographic, rank_methods
 
 ACC = np.array([100, 90, 80, 70, 60, 50, 40, 30, 20, 10], dtype=float)
 
@@ -58,7 +58,7 @@ def test_aggregate_mean_std():
 
 
 def test_compare_with_paper(tmp_path):
-    from vkdnw.metrics import compare_with_paper
+    from vkdnw.stages.metrics import compare_with_paper
 
     row = {"method": "VKDNW_single", "dataset": "ImageNet16-120", "kt": 0.6, "kt_std": np.nan, "spr": 0.8,
            "spr_std": np.nan, "ndcg": 0.6, "ndcg_std": np.nan, "top1": 45.0, "top1_std": np.nan, "n_seeds": 1,
@@ -72,7 +72,7 @@ def test_compare_with_paper(tmp_path):
 def test_a_samples_ndcg_and_top1_are_not_set_beside_the_papers(tmp_path):
     """KT/SPR of a sample estimate the full space's; nDCG@1000 and the top pick do not (1,000
     of 1,000 nets is the whole ranking), so a sampled run gets no paper value for those."""
-    from vkdnw.metrics import compare_with_paper, paper_comparable, write_top1_table
+    from vkdnw.stages.metrics import compare_with_paper, paper_comparable, write_top1_table
 
     row = {"method": "FLOPs", "type": "S", "dataset": "ImageNet16-120", "kt": 0.55, "kt_std": np.nan, "spr": 0.72,
            "spr_std": np.nan, "ndcg": 0.7, "ndcg_std": np.nan, "top1": 41.0, "top1_std": np.nan, "n_seeds": 1,
@@ -89,7 +89,7 @@ def test_a_samples_ndcg_and_top1_are_not_set_beside_the_papers(tmp_path):
 
 
 def test_log_product_aggregation_and_subset_reranking():
-    from vkdnw.ranking import combine_ranks, rank_methods, rerank_aggregates
+    from vkdnw.stages.ranking import combine_ranks, rank_methods, rerank_aggregates
 
     r = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [4.0, 1.0, 2.0, 3.0]})
     # log(1*4)=1.39, log(2*1)=0.69, log(3*2)=1.79, log(4*3)=2.48
@@ -110,7 +110,7 @@ def test_log_product_aggregation_and_subset_reranking():
 
 def test_method_inputs_from_scores():
     """Input and batch come from what the score rows record, nothing else."""
-    from vkdnw.metrics import method_inputs
+    from vkdnw.stages.metrics import method_inputs
 
     scores = pd.DataFrame({"input_jacov": ["real", "real"], "input_aznas": ["random", "random"],
                            "batch_size_vkdnw": [8, 8], "batch_size_jacov": [64, 64], "batch_size_aznas": [16, 16]})
@@ -124,7 +124,7 @@ def test_method_inputs_from_scores():
 
 
 def test_size_profile_and_figures(tmp_path):
-    from vkdnw.figures import draw_figures, size_profile
+    from vkdnw.stages.figures import draw_figures, size_profile
 
     rng = np.random.default_rng(0)
     aleph = np.repeat([21, 66, 111], 20).astype(float)
@@ -146,7 +146,7 @@ def test_size_profile_and_figures(tmp_path):
 def test_toy_example_significance():
     """The paper's footnotes: damaged top beats random rankings under KT and SPR (p < 0.005)
     but not under nDCG@5 (about the 75th percentile of random rankings)."""
-    from vkdnw.significance import paired_bootstrap, permutation_pvalues
+    from vkdnw.stages.significance import paired_bootstrap, permutation_pvalues
 
     damaged = toy_rank([2, 3, 0, 1, 4, 5, 6, 7, 8, 9])
     p = permutation_pvalues(damaged, ACC, seed=0, n_perm=1000, ndcg_k=5)
@@ -160,7 +160,7 @@ def test_toy_example_significance():
 
 
 def test_figure2_draws_the_toy_example_metrics(tmp_path):
-    from vkdnw.figures import draw_toy, toy_metrics
+    from vkdnw.stages.figures import draw_toy, toy_metrics
 
     m = toy_metrics().set_index("ranking")
     damaged = evaluate(toy_rank([2, 3, 0, 1, 4, 5, 6, 7, 8, 9]), ACC, seed=0, ndcg_k=5)
@@ -175,7 +175,7 @@ def test_figures_are_byte_identical_across_runs(tmp_path):
     """No date in the files and fixed SVG ids: a rerun's figures hash the same (archives)."""
     import hashlib
 
-    from vkdnw.figures import draw_toy
+    from vkdnw.stages.figures import draw_toy
 
     digests = []
     for run in ("a", "b"):
@@ -188,7 +188,7 @@ def test_figures_are_byte_identical_across_runs(tmp_path):
 def test_table4_ranks_nonfinite_scores_last_or_drops_them(tmp_path):
     from scipy.stats import kendalltau
 
-    from vkdnw.metrics import aleph_correlations
+    from vkdnw.stages.metrics import aleph_correlations
 
     aleph = np.array([1, 1, 2, 3, 4, 5, 6, 7], dtype=float)
     # Expressivity is -inf (and NaN for a failed net) on the nets with the fewest layers, and
@@ -212,8 +212,8 @@ def test_table4_variants_tau_a_and_the_committed_definition(tmp_path):
     import itertools
 
     from vkdnw.io import write_parquet
-    from vkdnw.metrics import aleph_correlations
-    from vkdnw.table4_variants import table4_variants, tau_a
+    from vkdnw.stages.metrics import aleph_correlations
+    from vkdnw.tools.table4_variants import table4_variants, tau_a
 
     rng = np.random.default_rng(3)
     x, y = rng.integers(0, 4, 40), rng.integers(0, 6, 40)
@@ -242,7 +242,7 @@ def test_seed_spread_reads_one_seed_against_the_mean(tmp_path, capsys):
     """Mean ± std over the seeds, seed 1's deviation from it, and the paper's number beside."""
     from vkdnw.cli import main
     from vkdnw.io import write_parquet
-    from vkdnw.seed_spread import seed_spread
+    from vkdnw.tools.seed_spread import seed_spread
 
     base = {"type": "S", "table": "main", "dataset": "ImageNet16-120", "n_nets": 1000, "top1": 40.0,
             "input": "random", "batch_size": "64"}

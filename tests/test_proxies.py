@@ -16,9 +16,10 @@ from vkdnw.proxies import aznas, grasp, jacov, naswot, snip, tenas, zico
 from vkdnw.proxies.common import fresh_net
 from vkdnw.proxies.catalog import code_digest, group
 from vkdnw.proxies.registry import NetContext, get_proxy, list_proxies, proxy_version, register_proxy
-from vkdnw.scoring import score_net
+from vkdnw.stages.scoring import score_net
 from vkdnw.spaces.nb201 import dataset_info
-from vkdnw.plan import check_settings, group_settings, proxy_settings
+from vkdnw.config import check_settings
+from vkdnw.plan import group_settings, proxy_settings
 
 DENSE = "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 SMALL = "|nor_conv_1x1~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
@@ -382,7 +383,7 @@ def test_float64_is_the_float32_score_without_its_rounding(proxy):
 
 
 def test_bench_proxies_reports_median_cost_per_proxy_and_dataset(tmp_path):
-    from vkdnw.bench import bench_proxies
+    from vkdnw.tools.bench import bench_proxies
 
     out = tmp_path / "costs.csv"
     summary = bench_proxies(proxies=["synflow", "naswot"], datasets=["ImageNet16-120"], n_archs=2, seed=0,
@@ -394,7 +395,7 @@ def test_bench_proxies_reports_median_cost_per_proxy_and_dataset(tmp_path):
 
 
 def test_bench_proxies_times_each_precision_on_the_same_nets(tmp_path):
-    from vkdnw.bench import bench_proxies
+    from vkdnw.tools.bench import bench_proxies
 
     out = tmp_path / "costs.csv"
     summary = bench_proxies(proxies=["zico"], datasets=["ImageNet16-120"], n_archs=2, seed=0, batch_size=2,

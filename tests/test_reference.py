@@ -13,7 +13,7 @@ import yaml
 
 from conftest import CROSS_CPU_RTOL, REPO, value_atol
 from vkdnw.cli import main
-from vkdnw.rescore import scores_path, value_columns
+from vkdnw.tools.rescore import scores_path, value_columns
 from vkdnw.plan import proxy_settings, run_groups
 
 # Rescoring every committed group takes about a minute: left out of `-m "not slow"`.
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 CONFIGS = ["config/reference-b8.yaml", "config/reference-tenas-sample.yaml",
            "config/reference-input-surrogate.yaml", "config/reference-cifar10-zc-batch.yaml",
            "config/reference-cifar10-zc-b16.yaml", "config/reference-tenas-b16.yaml",
-           "config/reference-tenas-b8.yaml"]
+           "config/reference-tenas-b8.yaml", "config/reference-table6.yaml"]
 
 
 def _cases() -> list[tuple[str, str, str, int, str]]:
@@ -96,7 +96,7 @@ def test_rescore_sample_reports_committed_values_and_their_differences(capsys, m
         assert r["committed_synflow"] == by_arch[r["arch_str"]] and r["rel_diff_synflow"] <= 1e-4
     assert "2 committed nets rescored, max relative difference" in out.err
     # A tampered committed value shows as a difference.
-    from vkdnw.rescore import compare
+    from vkdnw.tools.rescore import compare
     row = compare(rows[0], pd.Series({"synflow": rows[0]["synflow"] * 1.01}), "synflow")
     assert math.isclose(row["rel_diff_synflow"], 0.01 / 1.01, rel_tol=1e-9)
     with pytest.raises(SystemExit, match="not both"):

@@ -8,8 +8,8 @@ import yaml
 from vkdnw.cli import main
 from vkdnw.io import read_parquet
 from vkdnw.plan import select_archs
-from vkdnw.scoring import score_block
-from vkdnw.workflow import merge_blocks
+from vkdnw.stages.scoring import score_block
+from vkdnw.stages.merge import merge_blocks
 
 SETTINGS = {"vkdnw": {"batch_size": 2}}
 
@@ -42,7 +42,7 @@ def test_resume_from_partial(tmp_path, monkeypatch):
     # A checkpoint with the first net done: only the other two may be scored.
     full.iloc[:1].to_parquet(out.with_name(out.name + ".partial.parquet"))
     scored = []
-    import vkdnw.scoring as sc
+    import vkdnw.stages.scoring as sc
 
     real = sc.score_net
     monkeypatch.setattr(sc, "score_net", lambda p, ctx: scored.append(ctx.arch_str) or real(p, ctx))
@@ -207,7 +207,7 @@ def test_manifest_dirty_flag_ignores_the_results_tree(tmp_path, monkeypatch):
 
     import yaml
 
-    from vkdnw.workflow import write_manifest
+    from vkdnw.stages.manifest import write_manifest
 
     def git(*args):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
@@ -232,7 +232,7 @@ def test_manifest_sums_scoring_seconds_of_every_committed_block(tmp_path):
     the jobs that made them (git-ignored) do not."""
     import yaml
 
-    from vkdnw.workflow import write_manifest
+    from vkdnw.stages.manifest import write_manifest
 
     run = tmp_path / "nb201/cifar10/seed1"
     run.mkdir(parents=True)
@@ -335,7 +335,7 @@ def test_a_run_reuses_another_runs_rows_only_where_group_version_and_settings_ma
     import pyarrow.parquet as pq
 
     from vkdnw.layout import run_blocks
-    from vkdnw.scoring import VERSION_KEY
+    from vkdnw.stages.scoring import VERSION_KEY
 
     archs = select_archs("unique", 3, 0)
     settings = {"synflow": {"batch_size": 4, "data": None}}

@@ -19,7 +19,7 @@ from vkdnw.proxies.fisher import (
     tanabe_sagae,
 )
 from vkdnw.proxies.vkdnw_reference import fisher_reference, jacobian_reference
-from vkdnw.scoring import score_net
+from vkdnw.stages.scoring import score_net
 from vkdnw.spaces import nb201, nb201_net
 
 SMALL_ARCHS = [
@@ -146,7 +146,7 @@ def test_bench_command_runs(capsys):
 def test_roofline_counts_the_fast_paths_sweeps(tmp_path):
     """`vkdnw bench roofline`: min(C, 64) sweeps (10 on CIFAR-10, 64 on ImageNet16-120), each
     timed, and the fast path's time relative to that floor."""
-    from vkdnw.bench import run_roofline
+    from vkdnw.tools.bench import run_roofline
 
     out = tmp_path / "roofline.csv"
     summary = run_roofline(datasets=["cifar10", "ImageNet16-120"], n_archs=1, seed=0, batch_size=2,

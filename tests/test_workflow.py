@@ -280,7 +280,7 @@ def test_surrogate_run_writes_its_images_and_says_so_in_the_rows(tmp_path):
 
 
 def test_compare_runs_matches_each_runs_metrics(tiny_run, tmp_path):
-    from vkdnw.metrics import compare_runs
+    from vkdnw.stages.metrics import compare_runs
 
     work, cfg = tiny_run
     nb = work / "results/nb201/cifar10"
@@ -678,7 +678,7 @@ def test_ablations_target_builds_tables_5_8_9_and_leaves_all_alone(tiny_run):
     """`snakemake ablations` (outside `all`) scores each distinct VKDNW setting once with the
     ordinary scoring rule and writes Tables 5, 8 and 9; changing an ablation setting plans no
     job of the main runs."""
-    from vkdnw.ablation import ablation_rows, settings_by_id
+    from vkdnw.stages.ablation import ablation_rows, settings_by_id
     from vkdnw.config import load_config
 
     work, cfg = tiny_run

@@ -129,7 +129,6 @@ def _resolve_groups(cfg: dict[str, Any], source: str) -> None:
     gives (one line for an unknown one), the settings blocks included, and fill the defaults
     that name groups."""
     from vkdnw.paper import TABLE1_ZERO_COST_GROUPS
-    from vkdnw.plan import check_settings
     from vkdnw.proxies.catalog import default_run, group, group_names
 
     if "proxies" not in cfg:
@@ -176,6 +175,30 @@ def base_config_path() -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def check_settings(cfg: dict[str, Any]) -> None:
+    """Every group the ``settings`` blocks name is registered, and every key one the group has
+    (the schema checks each key's type, the registry which group has it): a typo would
+    otherwise score silently at the defaults. One line per error."""
+    from vkdnw.proxies.catalog import group, group_names
+
+    blocks = [("settings", cfg.get("settings", {}))]
+    blocks += [(f"per_dataset/{d}/settings", o.get("settings", {})) for d, o in cfg.get("per_dataset", {}).items()]
+    for where, block in blocks:
+        for name, keys in block.items():
+            if name not in group_names() or group(name).ablation_only:
+                raise ValueError(f"invalid config at {where}: unknown proxy group {name!r}; groups: "
+                                 f"{', '.join(g for g in group_names() if not group(g).ablation_only)}")
+            keys, has = keys or {}, group(name).settings
+            unknown = sorted(set(keys) - set(has))
+            if unknown:
+                raise ValueError(f"invalid config at {where}/{name}: {name} has no setting {unknown[0]!r} "
+                                 f"(its settings: {', '.join(has) or 'none'})")
+            # The zero-cost groups (those with an input setting) run BatchNorm in training mode.
+            if "input" in has and keys.get("batch_size", 2) < 2:
+                raise ValueError(f"invalid config at {where}/{name}/batch_size: a zero-cost group needs 2 or more "
+                                 "images (BatchNorm in training mode)")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from vkdnw import layout
-from vkdnw.proxies.catalog import group, group_names
+from vkdnw.proxies.catalog import group
 from vkdnw.spaces import nb201
 
 
@@ -106,28 +106,6 @@ def zero_cost_entry(batch_size: int, data: str | None, dtype: str = "float32") -
     return {"batch_size": batch_size, "data": data, **({"dtype": dtype} if dtype != "float32" else {})}
 
 
-def check_settings(cfg: dict[str, Any]) -> None:
-    """Every group the ``settings`` blocks name is registered, and every key one the group has
-    (the schema checks each key's type, the registry which group has it): a typo would
-    otherwise score silently at the defaults. One line per error."""
-    blocks = [("settings", cfg.get("settings", {}))]
-    blocks += [(f"per_dataset/{d}/settings", o.get("settings", {})) for d, o in cfg.get("per_dataset", {}).items()]
-    for where, block in blocks:
-        for name, keys in block.items():
-            if name not in group_names() or group(name).ablation_only:
-                raise ValueError(f"invalid config at {where}: unknown proxy group {name!r}; groups: "
-                                 f"{', '.join(g for g in group_names() if not group(g).ablation_only)}")
-            keys, has = keys or {}, group(name).settings
-            unknown = sorted(set(keys) - set(has))
-            if unknown:
-                raise ValueError(f"invalid config at {where}/{name}: {name} has no setting {unknown[0]!r} "
-                                 f"(its settings: {', '.join(has) or 'none'})")
-            # The zero-cost groups (those with an input setting) run BatchNorm in training mode.
-            if "input" in has and keys.get("batch_size", 2) < 2:
-                raise ValueError(f"invalid config at {where}/{name}/batch_size: a zero-cost group needs 2 or more "
-                                 "images (BatchNorm in training mode)")
-
-
 def surrogate_folder(cfg: dict[str, Any], dataset: str) -> str:
     """Where the workflow writes a dataset's surrogate images (see ``surrogate_data``)."""
     return layout.surrogate(cfg["results"], dataset)
@@ -172,7 +150,7 @@ def _config_path(path: str, base: str | None) -> str:
 def reuse_roots(cfg: dict[str, Any], proxy: str, dataset: str, seed: int, base: str | None = None) -> list[str]:
     """The results trees of the ``reuse_scores`` runs a scoring job may take rows from: those
     that scored this group on this dataset and seed with the same settings. (The job itself
-    checks each block's recorded version and settings, :func:`vkdnw.scoring.reuse_rows`.)"""
+    checks each block's recorded version and settings, :func:`vkdnw.stages.scoring.reuse_rows`.)"""
     if not cfg.get("reuse_scores"):  # the common case: called for every scoring job of the DAG
         return []
     mine = proxy_settings(cfg, proxy, dataset)

@@ -20,21 +20,21 @@ def _nets(s: argparse.ArgumentParser, *, threads: int = 2) -> argparse.ArgumentP
 
 
 def cmd_fisher(a: argparse.Namespace) -> None:
-    from vkdnw.bench import run_bench
+    from vkdnw.tools.bench import run_bench
 
     run_bench(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size, threads=a.threads,
               out=a.out, reference_dtype=a.reference_dtype, device=a.device, sweeps=a.sweeps)
 
 
 def cmd_roofline(a: argparse.Namespace) -> None:
-    from vkdnw.bench import run_roofline
+    from vkdnw.tools.bench import run_roofline
 
     run_roofline(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size,
                  threads=a.threads, out=a.out)
 
 
 def cmd_proxies(a: argparse.Namespace) -> None:
-    from vkdnw.bench import bench_proxies
+    from vkdnw.tools.bench import bench_proxies
 
     from vkdnw.config import load_config
 
@@ -47,27 +47,27 @@ def cmd_proxies(a: argparse.Namespace) -> None:
 
 
 def cmd_naswot_kernel(a: argparse.Namespace) -> None:
-    from vkdnw.bench import bench_naswot_kernel
+    from vkdnw.tools.bench import bench_naswot_kernel
 
     bench_naswot_kernel(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size,
                         threads=a.threads, out=a.out)
 
 
 def cmd_ntk(a: argparse.Namespace) -> None:
-    from vkdnw.bench import bench_ntk
+    from vkdnw.tools.bench import bench_ntk
 
     bench_ntk(datasets=a.dataset, n_archs=a.n_archs, seed=a.seed, batch_size=a.batch_size,
               threads=a.threads, out=a.out)
 
 
 def cmd_search_aggregate(a: argparse.Namespace) -> None:
-    from vkdnw.bench import bench_search_aggregate
+    from vkdnw.tools.bench import bench_search_aggregate
 
     bench_search_aggregate(sizes=a.sizes, seed=a.seed, out=a.out)
 
 
 def cmd_mbv2(a: argparse.Namespace) -> None:
-    from vkdnw.bench import bench_mbv2
+    from vkdnw.tools.bench import bench_mbv2
 
     bench_mbv2(iterations=a.n_archs, batch_size=a.batch_size, resolution=a.resolution, num_classes=a.num_classes,
                threads=a.threads, device=a.device, n_jacobian=a.n_jacobian, out=a.out)

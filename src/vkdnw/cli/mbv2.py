@@ -15,7 +15,7 @@ def cmd_mbv2_search(a: argparse.Namespace) -> None:
 
     from tqdm import tqdm
 
-    from vkdnw.evolution import run_search, settings_from_dict, work_dir_for, write_outputs
+    from vkdnw.mbv2.evolution import run_search, settings_from_dict, work_dir_for, write_outputs
 
     torch.set_num_threads(a.threads)
     s = settings_from_dict(json_object(a.settings))
@@ -37,7 +37,7 @@ def cmd_mbv2_train(a: argparse.Namespace) -> None:
 
     from pathlib import Path
 
-    from vkdnw.train_mbv2 import TrainSettings, check_data, plot_curves, train
+    from vkdnw.mbv2.train import TrainSettings, check_data, plot_curves, train
 
     check_data(a.data)  # fail before torchrun spends anything
     try:
@@ -53,14 +53,14 @@ def cmd_mbv2_train(a: argparse.Namespace) -> None:
 
 
 def cmd_mbv2_check_data(a: argparse.Namespace) -> None:
-    from vkdnw.train_mbv2 import check_data
+    from vkdnw.mbv2.train import check_data
 
     train, val = check_data(a.data)
     print(f"training data: {train} and {val}")
 
 
 def cmd_mbv2_table2(a: argparse.Namespace) -> None:
-    from vkdnw.train_mbv2 import write_table2
+    from vkdnw.mbv2.train import write_table2
 
     write_table2(a.search_summary, a.train_metrics, a.out)
 

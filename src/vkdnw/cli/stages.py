@@ -11,7 +11,7 @@ from vkdnw.layout import parse_labelled
 
 
 def cmd_archs(a: argparse.Namespace) -> None:
-    from vkdnw.workflow import write_archs
+    from vkdnw.stages.archs import write_archs
 
     write_archs(a.out)
 
@@ -20,7 +20,7 @@ def cmd_score(a: argparse.Namespace) -> None:
     import torch
 
     from vkdnw.plan import block_archs, select_archs
-    from vkdnw.scoring import read_arch_list, score_block
+    from vkdnw.stages.scoring import read_arch_list, score_block
 
     torch.set_num_threads(a.threads)
     if a.archs:
@@ -40,32 +40,32 @@ def cmd_surrogate_data(a: argparse.Namespace) -> None:
 
 
 def cmd_merge(a: argparse.Namespace) -> None:
-    from vkdnw.workflow import merge_blocks
+    from vkdnw.stages.merge import merge_blocks
 
     merge_blocks(parse_labelled(a.blocks, "PROXY"), a.out, expected=a.expected, subset=a.subset, n_archs=a.n_archs,
                  sample_seed=a.sample_seed, settings=json_object(a.settings) if a.settings else None)
 
 
 def cmd_ingest(a: argparse.Namespace) -> None:
-    from vkdnw.benchmark import ingest
+    from vkdnw.stages.benchmark import ingest
 
     ingest(a.benchmark, a.out, sha256=a.sha256, trust_pickle=a.trust_pickle)
 
 
 def cmd_rank(a: argparse.Namespace) -> None:
-    from vkdnw.ranking import write_ranks
+    from vkdnw.stages.ranking import write_ranks
 
     write_ranks(a.scores, a.out)
 
 
 def cmd_metrics(a: argparse.Namespace) -> None:
-    from vkdnw.metrics import run_metrics
+    from vkdnw.stages.metrics import run_metrics
 
     run_metrics(a.ranks, a.benchmark, a.out, dataset=a.dataset, seed=a.seed, ndcg_k=a.ndcg_k, scores_path=a.scores)
 
 
 def cmd_model_metrics(a: argparse.Namespace) -> None:
-    from vkdnw.model_driven import PAPER_ZCS_GROUPS, run_model_metrics
+    from vkdnw.stages.model_driven import PAPER_ZCS_GROUPS, run_model_metrics
 
     run_model_metrics(a.scores, a.benchmark, a.out, dataset=a.dataset, seed=a.seed, n_train=a.n_train,
                       ndcg_k=a.ndcg_k, rf=json_object(a.forest), graf_degrees=a.graf_degrees, graf_ties=a.graf_path_ties,
@@ -73,7 +73,7 @@ def cmd_model_metrics(a: argparse.Namespace) -> None:
 
 
 def cmd_significance(a: argparse.Namespace) -> None:
-    from vkdnw.significance import run_significance
+    from vkdnw.stages.significance import run_significance
 
     run_significance(a.ranks, a.benchmark, a.out, dataset=a.dataset, seed=a.seed, n_perm=a.n_perm,
                      n_boot=a.n_boot, ndcg_k=a.ndcg_k)
@@ -89,20 +89,20 @@ def cmd_concat(a: argparse.Namespace) -> None:
 
 
 def cmd_tables(a: argparse.Namespace) -> None:
-    from vkdnw.metrics import write_tables
+    from vkdnw.stages.metrics import write_tables
 
     write_tables(a.metrics, a.out_csv, a.out_md, subset=a.subset, title=a.title, table=a.table)
 
 
 def cmd_figures(a: argparse.Namespace) -> None:
-    from vkdnw.figures import draw_figures
+    from vkdnw.stages.figures import draw_figures
 
     for path in draw_figures(parse_labelled(a.scores, "DATASET"), a.out_dir):
         print(path)
 
 
 def cmd_ablation_table(a: argparse.Namespace) -> None:
-    from vkdnw.ablation import write_table
+    from vkdnw.stages.ablation import write_table
 
     runs: dict[str, list[str]] = {}
     for setting, m in parse_labelled(a.metrics, "SETTING"):
@@ -111,33 +111,33 @@ def cmd_ablation_table(a: argparse.Namespace) -> None:
 
 
 def cmd_table7(a: argparse.Namespace) -> None:
-    from vkdnw.metrics import write_top1_table
+    from vkdnw.stages.metrics import write_top1_table
 
     write_top1_table(a.table, a.out_csv, a.out_md)
 
 
 def cmd_html_table(a: argparse.Namespace) -> None:
-    from vkdnw.metrics import write_html_table
+    from vkdnw.stages.metrics import write_html_table
 
     write_html_table(a.table, a.out, a.title)
 
 
 def cmd_figure1(a: argparse.Namespace) -> None:
-    from vkdnw.figures import draw_figure1
+    from vkdnw.stages.figures import draw_figure1
 
     for path in draw_figure1(a.table, a.out_dir):
         print(path)
 
 
 def cmd_figure2(a: argparse.Namespace) -> None:
-    from vkdnw.figures import draw_toy
+    from vkdnw.stages.figures import draw_toy
 
     for path in draw_toy(a.out_dir):
         print(path)
 
 
 def cmd_rank_accuracy(a: argparse.Namespace) -> None:
-    from vkdnw.figures import draw_rank_accuracy
+    from vkdnw.stages.figures import draw_rank_accuracy
 
     for path in draw_rank_accuracy(a.ranks, a.benchmark, a.dataset, a.out_dir):
         print(path)
@@ -145,7 +145,7 @@ def cmd_rank_accuracy(a: argparse.Namespace) -> None:
 
 def cmd_table4(a: argparse.Namespace) -> None:
     from vkdnw.io import write_text
-    from vkdnw.metrics import aleph_correlations
+    from vkdnw.stages.metrics import aleph_correlations
     from vkdnw.paper import DATASETS, TABLE4
 
     t = aleph_correlations(parse_labelled(a.scores, "DATASET"), nonfinite=a.nonfinite)
@@ -160,14 +160,14 @@ def cmd_table4(a: argparse.Namespace) -> None:
 
 
 def cmd_archive(a: argparse.Namespace) -> None:
-    from vkdnw.archive import config_from_json, write_archive
+    from vkdnw.stages.archive import config_from_json, write_archive
 
     m = write_archive(a.root, a.out, config=config_from_json(a.config), benchmark=a.benchmark)
     print(f"archived {len(m['files'])} files of {a.root} into {a.out}")
 
 
 def cmd_manifest(a: argparse.Namespace) -> None:
-    from vkdnw.workflow import write_manifest
+    from vkdnw.stages.manifest import write_manifest
 
     write_manifest(a.config, a.out, a.inputs, wall_seconds_from=a.benchmarks, runs=parse_labelled(a.runs, "RUN"),
                    benchmark=a.benchmark)

@@ -18,12 +18,12 @@ def cmd_rescore(a: argparse.Namespace) -> None:
     import torch
 
     from vkdnw.proxies.registry import NetContext, check_settings
-    from vkdnw.rescore import committed_scores, compare, max_rel_diff, sample_committed
-    from vkdnw.scoring import score_net, scoring_device
+    from vkdnw.tools.rescore import committed_scores, compare, max_rel_diff, sample_committed
+    from vkdnw.stages.scoring import score_net, scoring_device
     from vkdnw.spaces.nb201 import dataset_info
     from vkdnw.config import load_config
     from vkdnw.plan import proxy_settings
-    from vkdnw.workflow import ensure_surrogate
+    from vkdnw.stages.archs import ensure_surrogate
 
     if bool(a.arch) == bool(a.sample):
         raise SystemExit("vkdnw rescore: give archs or --sample N (with --config), not both")
@@ -54,14 +54,14 @@ def cmd_rescore(a: argparse.Namespace) -> None:
 
 
 def cmd_compare(a: argparse.Namespace) -> None:
-    from vkdnw.metrics import compare_with_paper
+    from vkdnw.stages.metrics import compare_with_paper
 
     print(compare_with_paper(a.table, a.kind), end="")
 
 
 def cmd_compare_runs(a: argparse.Namespace) -> None:
     from vkdnw.io import atomic_write
-    from vkdnw.metrics import compare_runs, runs_markdown
+    from vkdnw.stages.metrics import compare_runs, runs_markdown
 
     df = compare_runs(a.run_a, a.run_b, a.benchmark, a.dataset, a.methods)
     if a.out:
@@ -70,7 +70,7 @@ def cmd_compare_runs(a: argparse.Namespace) -> None:
 
 
 def cmd_model_variants(a: argparse.Namespace) -> None:
-    from vkdnw.model_driven import model_variants
+    from vkdnw.stages.model_driven import model_variants
 
     t = model_variants(a.scores, a.benchmark, dataset=a.dataset, seeds=a.seeds, n_train=a.n_train,
                        ndcg_k=a.ndcg_k)
@@ -83,7 +83,7 @@ def cmd_model_variants(a: argparse.Namespace) -> None:
 
 def cmd_table4_variants(a: argparse.Namespace) -> None:
     from vkdnw.io import write_text
-    from vkdnw.table4_variants import table4_variants
+    from vkdnw.tools.table4_variants import table4_variants
 
     from vkdnw.layout import parse_labelled
 
@@ -100,7 +100,7 @@ def cmd_table4_variants(a: argparse.Namespace) -> None:
 
 
 def cmd_seed_spread(a: argparse.Namespace) -> None:
-    from vkdnw.seed_spread import spread_markdown, write_seed_spread
+    from vkdnw.tools.seed_spread import spread_markdown, write_seed_spread
 
     t = write_seed_spread(a.metrics, a.out, a.out_md, reference_seed=a.reference_seed, subset=a.subset)
     print(spread_markdown(t, a.reference_seed), end="")
@@ -121,7 +121,7 @@ def cmd_mbv2_info(a: argparse.Namespace) -> None:
 
 
 def cmd_verify_archive(a: argparse.Namespace) -> None:
-    from vkdnw.archive import verify_archive
+    from vkdnw.stages.archive import verify_archive
 
     problems = verify_archive(a.archive)
     if problems:
@@ -131,7 +131,7 @@ def cmd_verify_archive(a: argparse.Namespace) -> None:
 
 def cmd_proxies(a: argparse.Namespace) -> None:
     from vkdnw.proxies.registry import get_proxy, list_proxies
-    from vkdnw.ranking import METHODS
+    from vkdnw.stages.ranking import METHODS
 
     for name in list_proxies():
         spec = get_proxy(name)

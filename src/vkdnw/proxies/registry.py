@@ -10,7 +10,9 @@ nets, fails where a bump was forgotten.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -113,9 +115,12 @@ _LOADED: set[Path] = set()
 
 
 def _load_builtin() -> None:
-    # Importing the modules runs their decorators.
-    from vkdnw.proxies import (  # noqa: F401
-        aznas, gradnorm, grasp, jacov, naswot, size, snip, synflow, tenas, vkdnw, vkdnw_real, zen, zico)
+    # Importing the modules runs their decorators: every module of this package (as the catalog
+    # reads every one), so that a new group is its module and nothing else.
+    import vkdnw.proxies as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"vkdnw.proxies.{info.name}")
 
     for path in extra_modules():  # a workflow's `proxy_modules`: imported once by file path
         if path not in _LOADED:

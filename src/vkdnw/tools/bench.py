@@ -25,7 +25,7 @@ from vkdnw.proxies.registry import NetContext
 from vkdnw.proxies.fisher import fisher
 from vkdnw.proxies.vkdnw_reference import fisher_reference
 from vkdnw.plan import select_archs
-from vkdnw.scoring import scoring_device
+from vkdnw.stages.scoring import scoring_device
 from vkdnw.spaces.nb201 import aleph, dataset_info
 
 
@@ -142,7 +142,7 @@ def bench_proxies(*, proxies: list[str], datasets: list[str], n_archs: int, seed
     image folders) instead of ``batch_size`` and ``dtypes``.
     """
     from vkdnw.proxies.registry import get_proxy
-    from vkdnw.scoring import score_net
+    from vkdnw.stages.scoring import score_net
     from vkdnw.plan import proxy_settings, zero_cost_entry
 
     def job_settings(proxy: str, ds: str, dtype: str) -> dict:
@@ -307,8 +307,8 @@ def bench_mbv2(*, iterations: int, batch_size: int, resolution: int, num_classes
     import tempfile
     from pathlib import Path
 
-    from vkdnw.evolution import SearchSettings, run_search
-    from vkdnw.mbv2_score import ScoreSettings, fresh_net as mbv2_net, noise, vkdnw_components
+    from vkdnw.mbv2.evolution import SearchSettings, run_search
+    from vkdnw.mbv2.score import ScoreSettings, fresh_net as mbv2_net, noise, vkdnw_components
 
     torch.set_num_threads(threads)
     score = ScoreSettings(resolution=resolution, batch_size=batch_size, num_classes=num_classes, device=device)
@@ -352,7 +352,7 @@ def bench_search_aggregate(*, sizes: list[int], population: int = 1024, n_column
     check that both pick the same top ``population - 1``."""
     from scipy.integrate import trapezoid
 
-    from vkdnw.evolution import RunningAggregate, aggregate, top_stable
+    from vkdnw.mbv2.evolution import RunningAggregate, aggregate, top_stable
 
     rng = np.random.default_rng(seed)
     rows = []

@@ -38,9 +38,9 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from vkdnw.io import read_parquet, write_parquet, write_text
-from vkdnw.mbv2_score import COMPONENTS, ScoreSettings, score_structure
+from vkdnw.mbv2.score import COMPONENTS, ScoreSettings, score_structure
 from vkdnw.rng import derive_seed
-from vkdnw.scoring import scoring_device
+from vkdnw.stages.scoring import scoring_device
 from vkdnw.spaces import mbv2
 
 N_FROM_INIT = 10  # the reference mutates the initial net while it has <= 10 candidates

@@ -16,12 +16,12 @@ from scipy.stats import kendalltau, spearmanr
 from sklearn.metrics import ndcg_score
 
 from vkdnw.io import read_parquet, write_parquet, write_text
-from vkdnw.ranking import (COMPONENT_LETTERS, METHODS, TABLE_ORDER, combine_ranks, component_subsets,
+from vkdnw.stages.ranking import (COMPONENT_LETTERS, METHODS, TABLE_ORDER, combine_ranks, component_subsets,
                             nan_last, rerank_aggregates)
 
 TABLE_COLUMNS = ["method", "type", "dataset", "kt", "kt_std", "spr", "spr_std", "ndcg", "ndcg_std", "top1",
                  "top1_std", "n_seeds", "n_nets", "input", "batch_size"]
-# Model-driven rankings (vkdnw.model_driven), Table 1's lower block.
+# Model-driven rankings (vkdnw.stages.model_driven), Table 1's lower block.
 MODELS = ("GRAF", "VKDNW_m", "(VKDNW+ZCS)_m", "(VKDNW+ZCS+GRAF)_m")
 # The GRAF models with GRAF's in/out-degree features too (`model_driven.graf_degree_features`):
 # not the paper's feature set, so rows of their own beside the paper's.
@@ -238,7 +238,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path, benchmark: str | Path, da
     """Each method's KT and SPR in two runs (``.../{dataset}/seed{s}`` folders with ranks and
     scores) over the unique nets both scored, their differences, and the KT between the two
     runs' rankings: e.g. one proxy fed noise in one run and images in the other."""
-    from vkdnw.benchmark import load_benchmark
+    from vkdnw.stages.benchmark import load_benchmark
 
     runs = [Path(run_a), Path(run_b)]
     ranks = [read_parquet(r / "ranks.parquet", ("arch_str", "is_unique")) for r in runs]

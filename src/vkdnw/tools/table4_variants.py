@@ -19,7 +19,7 @@ from scipy.stats import kendalltau, spearmanr
 from vkdnw.io import read_parquet
 from vkdnw.paper import DATASETS, TABLE4
 from vkdnw.proxies.vkdnw import LAMBDA_COLUMNS
-from vkdnw.ranking import lexicographic, nan_last
+from vkdnw.stages.ranking import lexicographic, nan_last
 
 COMPONENTS = {"VKDNW": "vkdnw", "trainability": "trainability", "expressivity": "expressivity",
               "progressivity": "progressivity"}

@@ -125,7 +125,7 @@ def build_table(cfg: dict[str, Any], table: str, runs: dict[str, list[str]],
 
     ``runs`` maps a setting id to its runs' metrics.parquet paths.
     """
-    from vkdnw.metrics import paper_comparable  # scipy: not for the DAG, which imports this module
+    from vkdnw.stages.metrics import paper_comparable  # scipy: not for the DAG, which imports this module
 
     out = []
     for row in (r for r in ablation_rows(cfg) if r.table == table):

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from vkdnw.io import read_parquet, write_parquet
-from vkdnw.metrics import collections, evaluate, with_accuracy
-from vkdnw.ranking import rerank_aggregates
+from vkdnw.stages.metrics import collections, evaluate, with_accuracy
+from vkdnw.stages.ranking import rerank_aggregates
 
 METRICS = ("kt", "spr", "ndcg")
 # Pairs the paper argues about: our aggregate against AZ-NAS, our single rank against size.

@@ -28,7 +28,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from vkdnw._timm import import_timm
+from vkdnw.mbv2.timm_compat import import_timm
 from vkdnw.io import atomic_write, write_text
 from vkdnw.proxies.common import kaiming_init_
 from vkdnw.spaces import mbv2

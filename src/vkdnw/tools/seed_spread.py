@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from vkdnw.io import read_parquet, write_text
-from vkdnw.metrics import aggregate
+from vkdnw.stages.metrics import aggregate
 from vkdnw.paper import paper_row
 
 METRICS = ("kt", "spr", "ndcg")

@@ -7,7 +7,7 @@ nets are ranked by its prediction. ``params`` is always a feature. The models:
 * ``VKDNW_m``: the VKDNW lambda deciles 1..9, aleph and FLOPs;
 * ``(VKDNW+ZCS)_m``: adds every zero-cost score the run has, written only when the run has
   at least the ``zcs_required`` groups (by default Table 1's zero-cost set, TE-NAS optional);
-* ``(VKDNW+ZCS+GRAF)_m``: adds the GRAF graph features (:mod:`vkdnw.graf`);
+* ``(VKDNW+ZCS+GRAF)_m``: adds the GRAF graph features (:mod:`vkdnw.stages.graf`);
 * ``GRAF``: the GRAF features (and params) alone.
 
 The GRAF features are zc_combine's ``nb201_full`` without its in/out-degree features, and
@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
-from vkdnw.graf import feature_frame
+from vkdnw.stages.graf import feature_frame
 from vkdnw.io import read_parquet, write_parquet
 from vkdnw.paper import TABLE1_ZERO_COST_GROUPS
-from vkdnw.metrics import DEGREE_MODELS, MODELS, collections, evaluate, groups_input, with_accuracy
+from vkdnw.stages.metrics import DEGREE_MODELS, MODELS, collections, evaluate, groups_input, with_accuracy
 from vkdnw.proxies.registry import get_proxy
 
 VKDNW_FEATURES = [f"vkdnw_lambda_{k}" for k in range(1, 10)] + ["aleph", "flops"]
@@ -75,7 +75,7 @@ def model_features(scores: pd.DataFrame, model: str,
 
     A ``DEGREE_MODELS`` name is its GRAF model with GRAF's in/out-degree features too.
     ``zcs_required``: proxy groups a (VKDNW+ZCS) model needs; it still takes every zero-cost
-    score the run has. ``graf_ties``: how GRAF's max_op_on_path breaks ties (:mod:`vkdnw.graf`).
+    score the run has. ``graf_ties``: how GRAF's max_op_on_path breaks ties (:mod:`vkdnw.stages.graf`).
     """
     graf_degrees = model in DEGREE_MODELS
     model = model.replace("+deg", "")

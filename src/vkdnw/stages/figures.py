@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.stats import kendalltau, rankdata, spearmanr
 
 from vkdnw.io import read_parquet
-from vkdnw.metrics import ALL_MODELS, evaluate, paper_comparable, with_accuracy
+from vkdnw.stages.metrics import ALL_MODELS, evaluate, paper_comparable, with_accuracy
 from vkdnw.plotting import plt, save_figure
 
 COMPONENTS = {"VKDNW": "vkdnw", "expressivity": "expressivity", "progressivity": "progressivity",

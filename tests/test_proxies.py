@@ -472,3 +472,21 @@ def test_vkdnw_real_is_vkdnw_on_noise_and_reads_images_when_given(tiny_datasets)
     # The real-input twin shares VKDNW's settings, defaults and config alike.
     assert proxy_settings({"settings": {"vkdnw": s}, "data": {"cifar10": "/d"}}, "vkdnw_real", "cifar10") == {
         "vkdnw_real": {**VKDNW_PAPER, **s, "data": "/d"}}
+
+
+def test_files_hash_follows_code_not_names_or_places(tmp_path, monkeypatch):
+    """The MBV2 rules' params: a moved or renamed module keeps the hash, a code change moves it,
+    a comment or docstring does not."""
+    from vkdnw.proxies import catalog
+
+    monkeypatch.setattr(catalog, "PACKAGE_ROOT", tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "b.py").write_text("X = 2\n")
+    before = catalog.files_hash(["a.py", "b.py"])
+    (tmp_path / "a.py").rename(tmp_path / "sub/renamed.py")
+    assert catalog.files_hash(["sub/renamed.py", "b.py"]) == before
+    (tmp_path / "b.py").write_text('"""A docstring."""\nX = 2  # a comment\n')
+    assert catalog.files_hash(["sub/renamed.py", "b.py"]) == before
+    (tmp_path / "b.py").write_text("X = 3\n")
+    assert catalog.files_hash(["sub/renamed.py", "b.py"]) != before

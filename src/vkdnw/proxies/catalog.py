@@ -200,9 +200,9 @@ def _code_digest(path_str: str, _mtime_ns: int, _size: int) -> bytes:
 def files_hash(sources: tuple[str, ...] | list[str]) -> str:
     """SHA-256 over package files (paths relative to the package root), for the MBV2 rules'
     params: Snakemake never tracks imported modules, so a change to any of them must show
-    there. (The NB201 proxy groups declare versions instead.)"""
+    there. (The NB201 proxy groups declare versions instead.) Only the files' code counts, not
+    their names or places, so that moving a module reruns nothing."""
     h = hashlib.sha256()
-    for rel in sorted(sources):
-        h.update(rel.encode())
-        h.update(code_digest(PACKAGE_ROOT / rel))
+    for digest in sorted(hashlib.sha256(code_digest(PACKAGE_ROOT / rel)).digest() for rel in sources):
+        h.update(digest)
     return h.hexdigest()[:16]

@@ -389,3 +389,18 @@ def test_reuse_roots_are_the_runs_with_the_same_group_settings(tmp_path):
     assert reuse_roots(rel, "vkdnw", "cifar10", 1, base=str(tmp_path)) == [f"{same}.results"]
     with pytest.raises(ValueError, match="reuse_scores: same.yaml does not exist"):
         reuse_roots(rel, "vkdnw", "cifar10", 1)
+
+
+def test_a_reader_that_stops_early_ends_the_cli_quietly():
+    """`vkdnw proxies | head`: a closed pipe ends the command with rc 0 and no traceback."""
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first line
+    try:
+        proc = subprocess.run([sys.executable, "-m", "vkdnw", "proxies"], stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr

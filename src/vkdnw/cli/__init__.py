@@ -11,6 +11,7 @@ seed-spread, mbv2-info, verify-archive, and bench MODE for speed measurements.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from vkdnw.cli import bench, mbv2, stages, tools
@@ -33,4 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"vkdnw {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader stopped early (`vkdnw proxies | head`): as any Unix filter, stop quietly.
+        # stdout is pointed at /dev/null so that Python's exit flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0

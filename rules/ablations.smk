@@ -7,7 +7,7 @@ use rule score_block as score_ablation with:
     input:
         ablation_data,
     output:
-        f"{ABL}/scores/{{proxy}}/block{{block}}.parquet",
+        layout.block(ABL, "{proxy}", "{block}"),
     log:
         f"{ABL}/logs/score_{{proxy}}_{{block}}.log",
     benchmark:
@@ -24,7 +24,7 @@ use rule merge_scores as merge_ablation with:
     input:
         ablation_blocks,
     output:
-        f"{ABL}/scores.parquet",
+        layout.scores(ABL),
     log:
         f"{ABL}/logs/merge_scores.log",
     benchmark:
@@ -37,7 +37,7 @@ use rule merge_scores as merge_ablation with:
 
 use rule rank_nets as rank_ablation with:
     input:
-        f"{ABL}/scores.parquet",
+        layout.scores(ABL),
     output:
         f"{ABL}/ranks.parquet",
     log:
@@ -49,7 +49,7 @@ use rule rank_nets as rank_ablation with:
 use rule evaluate_run as evaluate_ablation with:
     input:
         ranks=f"{ABL}/ranks.parquet",
-        scores=f"{ABL}/scores.parquet",
+        scores=layout.scores(ABL),
         benchmark=f"{NB}/benchmark.parquet",
     output:
         f"{ABL}/metrics.parquet",

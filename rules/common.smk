@@ -110,28 +110,32 @@ def proxy_code_version(wildcards):
     return proxy_version(wildcards.proxy)
 
 
+def files_and_labels(pairs_of):
+    """Two input functions over ``pairs_of(wildcards)``, (label, file) pairs: the files, for a
+    rule's input, and their ``LABEL=PATH`` arguments, for its command (which then reads no
+    name back out of a path)."""
+    return (
+        lambda wildcards: [f for _, f in pairs_of(wildcards)],
+        lambda wildcards: layout.labelled(pairs_of(wildcards)),
+    )
+
+
 def run_block_pairs(wildcards):
     """(proxy group, block file) of every block of one run."""
+    run = layout.run(R, wildcards.dataset, wildcards.seed)
     return [
-        (p, layout.block(R, wildcards.dataset, wildcards.seed, p, b))
-        for p in PROXIES[wildcards.dataset]
-        for b in BLOCKS
+        (p, layout.block(run, p, b)) for p in PROXIES[wildcards.dataset] for b in BLOCKS
     ]
 
 
-def run_blocks(wildcards):
-    return [f for _, f in run_block_pairs(wildcards)]
-
-
-def labelled_run_blocks(wildcards):
-    """The merge's --blocks: each block with its group (nothing reads it from the path)."""
-    return layout.labelled(run_block_pairs(wildcards))
+# The merge's input, and its --blocks: each block with its group.
+run_blocks, labelled_run_blocks = files_and_labels(run_block_pairs)
 
 
 def run_scores_pairs(label):
     """(label, merged scores) of every configured run; ``label(dataset, seed)``."""
     return [
-        (label(d, s), layout.scores(R, d, s))
+        (label(d, s), layout.scores(layout.run(R, d, s)))
         for d in config["datasets"]
         for s in config["seeds"]
     ]
@@ -224,17 +228,15 @@ def figure_files():
     )
 
 
-def figure_score_pairs():
+def figure_score_pairs(wildcards):
     # One run per dataset (the first seed): the figures show a property of the space.
-    return [(d, layout.scores(R, d, config["seeds"][0])) for d in figure_datasets()]
+    return [
+        (d, layout.scores(layout.run(R, d, config["seeds"][0])))
+        for d in figure_datasets()
+    ]
 
 
-def figure_scores(wildcards):
-    return [f for _, f in figure_score_pairs()]
-
-
-def labelled_figure_scores(wildcards):
-    return layout.labelled(figure_score_pairs())
+figure_scores, labelled_figure_scores = files_and_labels(figure_score_pairs)
 
 
 def result_tables():
@@ -299,15 +301,10 @@ def ablation_data(wildcards):
 def ablation_block_pairs(wildcards):
     run = layout.ablation_run(R, wildcards.setting, wildcards.dataset, wildcards.seed)
     proxy = ABL_SETTINGS[wildcards.setting].proxy
-    return [(proxy, f"{run}/scores/{proxy}/block{b}.parquet") for b in ABL_BLOCKS]
+    return [(proxy, layout.block(run, proxy, b)) for b in ABL_BLOCKS]
 
 
-def ablation_blocks(wildcards):
-    return [f for _, f in ablation_block_pairs(wildcards)]
-
-
-def labelled_ablation_blocks(wildcards):
-    return layout.labelled(ablation_block_pairs(wildcards))
+ablation_blocks, labelled_ablation_blocks = files_and_labels(ablation_block_pairs)
 
 
 def ablation_table_config():
@@ -329,12 +326,7 @@ def ablation_metric_pairs(wildcards):
     ]
 
 
-def ablation_metrics(wildcards):
-    return [f for _, f in ablation_metric_pairs(wildcards)]
-
-
-def labelled_ablation_metrics(wildcards):
-    return layout.labelled(ablation_metric_pairs(wildcards))
+ablation_metrics, labelled_ablation_metrics = files_and_labels(ablation_metric_pairs)
 
 
 def ablation_targets(wildcards):

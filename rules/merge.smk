@@ -5,7 +5,7 @@ rule merge_scores:
     input:
         run_blocks,
     output:
-        f"{RUN}/scores.parquet",
+        layout.scores(RUN),
     log:
         f"{RUN}/logs/merge_scores.log",
     benchmark:

@@ -4,7 +4,7 @@
 rule evaluate_run:
     input:
         ranks=f"{RUN}/ranks.parquet",
-        scores=f"{RUN}/scores.parquet",
+        scores=layout.scores(RUN),
         benchmark=f"{NB}/benchmark.parquet",
     output:
         f"{RUN}/metrics.parquet",
@@ -46,9 +46,7 @@ rule make_table:
 
 rule table4:
     input:
-        expand(
-            f"{RUN}/scores.parquet", dataset=config["datasets"], seed=config["seeds"]
-        ),
+        expand(layout.scores(RUN), dataset=config["datasets"], seed=config["seeds"]),
     output:
         csv=f"{NB}/tables/table4.csv",
         md=f"{NB}/tables/table4.md",
@@ -72,7 +70,7 @@ rule write_manifest:
         benchmark=f"{NB}/benchmark.parquet",
         tables=expand(f"{NB}/tables/{{table}}.csv", table=table_names()),
         scores=expand(
-            f"{RUN}/scores.parquet", dataset=config["datasets"], seed=config["seeds"]
+            layout.scores(RUN), dataset=config["datasets"], seed=config["seeds"]
         ),
     output:
         f"{NB}/manifest.yaml",

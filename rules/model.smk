@@ -3,7 +3,7 @@
 
 rule model_driven:
     input:
-        scores=f"{RUN}/scores.parquet",
+        scores=layout.scores(RUN),
         benchmark=f"{NB}/benchmark.parquet",
     output:
         f"{RUN}/model_metrics.parquet",

@@ -3,7 +3,7 @@
 
 rule rank_nets:
     input:
-        f"{RUN}/scores.parquet",
+        layout.scores(RUN),
     output:
         f"{RUN}/ranks.parquet",
     log:

@@ -6,7 +6,7 @@ rule score_block:
     input:
         score_data,
     output:
-        f"{RUN}/scores/{{proxy}}/block{{block}}.parquet",
+        layout.block(RUN, "{proxy}", "{block}"),
     log:
         f"{RUN}/logs/score_{{proxy}}_{{block}}.log",
     benchmark:

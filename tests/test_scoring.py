@@ -334,7 +334,7 @@ def test_a_run_reuses_another_runs_rows_only_where_group_version_and_settings_ma
     as they are (a rescoring would give them); other settings, or a failed row, are scored."""
     import pyarrow.parquet as pq
 
-    from vkdnw.layout import run_blocks
+    from vkdnw.layout import run, run_blocks
     from vkdnw.stages.scoring import VERSION_KEY
 
     archs = select_archs("unique", 3, 0)
@@ -343,7 +343,7 @@ def test_a_run_reuses_another_runs_rows_only_where_group_version_and_settings_ma
     first = score_block(archs[:2], proxy="synflow", dataset="cifar10", seed=1, settings=settings, out=a,
                         progress=False)
     assert pq.read_schema(a).metadata[VERSION_KEY.encode()] == b"synflow v1"
-    assert run_blocks(tmp_path / "a", "cifar10", 1, "synflow") == [a]
+    assert run_blocks(run(tmp_path / "a", "cifar10", 1), "synflow") == [a]
     capsys.readouterr()
     b = score_block(archs, proxy="synflow", dataset="cifar10", seed=1, settings=settings,
                     out=tmp_path / "b.parquet", progress=False, reuse_from=[tmp_path / "a"])

@@ -21,19 +21,21 @@ def run(results: str | Path, dataset: str, seed: int | str) -> str:
     return f"{nb201(results)}/{dataset}/seed{seed}"
 
 
-def block(results: str | Path, dataset: str, seed: int | str, proxy: str, block: str) -> str:
-    """One scoring job's output: ``block`` is the zero-padded block number (``007``)."""
-    return f"{run(results, dataset, seed)}/scores/{proxy}/block{block}.parquet"
+def block(run_dir: str | Path, proxy: str, block: str) -> str:
+    """One scoring job's output in a run's folder (:func:`run` or :func:`ablation_run`):
+    ``block`` is the zero-padded block number (``007``)."""
+    return f"{run_dir}/scores/{proxy}/block{block}.parquet"
 
 
-def run_blocks(results: str | Path, dataset: str, seed: int | str, proxy: str) -> list[Path]:
-    """The blocks of one (dataset, seed, group) that a results folder holds."""
-    return sorted(Path(run(results, dataset, seed)).glob(f"scores/{proxy}/block*.parquet"))
+def run_blocks(run_dir: str | Path, proxy: str) -> list[Path]:
+    """The blocks of one group that a run's folder holds."""
+    pattern = Path(block(run_dir, proxy, "*"))
+    return sorted(pattern.parent.glob(pattern.name))
 
 
-def scores(results: str | Path, dataset: str, seed: int | str) -> str:
-    """A run's merged scores."""
-    return f"{run(results, dataset, seed)}/scores.parquet"
+def scores(run_dir: str | Path) -> str:
+    """A run's merged scores (:func:`run` or :func:`ablation_run`)."""
+    return f"{run_dir}/scores.parquet"
 
 
 def ablation_run(results: str | Path, setting: str, dataset: str, seed: int | str) -> str:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import functools
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vkdnw import layout
+from vkdnw.config import find_file, load_config
 from vkdnw.proxies.catalog import group
 from vkdnw.spaces import nb201
 
@@ -133,18 +133,7 @@ def data_folder(cfg: dict[str, Any], dataset: str | None) -> str | None:
 
 @functools.lru_cache(maxsize=None)
 def _other_config(path: str) -> dict[str, Any]:
-    from vkdnw.config import load_config
-
     return load_config(path)
-
-
-def _config_path(path: str, base: str | None) -> str:
-    """A ``reuse_scores`` entry: relative to the working directory, else to the workflow's
-    folder (where the shipped configs live), so a run in another directory still finds it."""
-    for candidate in (Path(path), *((Path(base) / path,) if base else ())):
-        if candidate.is_file():
-            return str(candidate)
-    raise ValueError(f"reuse_scores: {path} does not exist")
 
 
 def reuse_roots(cfg: dict[str, Any], proxy: str, dataset: str, seed: int, base: str | None = None) -> list[str]:
@@ -156,7 +145,7 @@ def reuse_roots(cfg: dict[str, Any], proxy: str, dataset: str, seed: int, base: 
     mine = proxy_settings(cfg, proxy, dataset)
     roots = []
     for path in cfg["reuse_scores"]:
-        other = _other_config(_config_path(path, base))
+        other = _other_config(str(find_file(path, base, "reuse_scores")))
         if (dataset in other["datasets"] and int(seed) in other["seeds"] and proxy in run_groups(other, dataset)
                 and proxy_settings(other, proxy, dataset) == mine and other["results"] != cfg["results"]):
             roots.append(other["results"])

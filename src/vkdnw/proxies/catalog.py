@@ -118,12 +118,9 @@ def extra_modules() -> list[Path]:
 def use_modules(paths: list[str], base: str | None = None) -> list[Path]:
     """Make the groups of ``paths`` (Python files; relative to the working directory, else to
     ``base``, the workflow's folder) known to this process and the processes it starts."""
-    resolved = []
-    for p in paths:
-        found = next((c for c in (Path(p), *((Path(base) / p,) if base else ())) if c.is_file()), None)
-        if found is None:
-            raise ValueError(f"proxy_modules: {p} does not exist")
-        resolved.append(found.resolve())
+    from vkdnw.config import find_file
+
+    resolved = [find_file(p, base, "proxy_modules").resolve() for p in paths]
     os.environ[MODULES_ENV] = os.pathsep.join(str(p) for p in resolved)
     catalog.cache_clear()
     return resolved

@@ -11,13 +11,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vkdnw.proxies.registry import NetContext, get_proxy
+from vkdnw.proxies.registry import NetContext
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def proxy_dtype(ctx: NetContext, name: str) -> torch.dtype:
-    return DTYPES[{**get_proxy(name).settings, **ctx.settings.get(name, {})}["dtype"]]
+    return DTYPES[ctx.group_settings(name)["dtype"]]
 
 
 def in_dtype(net: nn.Module, dtype: torch.dtype) -> nn.Module:

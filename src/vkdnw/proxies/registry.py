@@ -34,6 +34,11 @@ class NetContext:
     settings: dict[str, Any]
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
+    def group_settings(self, name: str) -> dict[str, Any]:
+        """Group ``name``'s registered defaults (the paper's), overridden by its block of the
+        job's settings: what every group reads its batch, precision and the like from."""
+        return {**get_proxy(name).settings, **self.settings.get(name, {})}
+
 
 ProxyFn = Callable[[NetContext], dict[str, float]]
 

@@ -11,19 +11,13 @@ import torch
 
 from vkdnw.proxies.common import fresh_net, random_input
 from vkdnw.proxies.fisher import N_DECILES, entropy, fisher, spectrum_deciles
-from vkdnw.proxies.registry import NetContext, get_proxy, register_proxy
+from vkdnw.proxies.registry import NetContext, register_proxy
 from vkdnw.spaces.nb201 import aleph
 
 LAMBDA_COLUMNS = tuple(f"vkdnw_lambda_{k}" for k in range(1, N_DECILES + 1))
 
 
 # ----------------------------------------------------------------------------- proxy
-
-
-def vkdnw_settings(ctx: NetContext, group: str) -> dict:
-    """The group's registered defaults (the paper's), overridden by its block of the job's
-    settings."""
-    return {**get_proxy(group).settings, **ctx.settings.get(group, {})}
 
 
 def vkdnw_row(ctx: NetContext, x: torch.Tensor, s: dict) -> dict[str, float]:
@@ -52,5 +46,5 @@ def score_vkdnw(ctx: NetContext) -> dict[str, float]:
 
     Random input ``randn(batch_size, 3, R, R)`` from the net's own stream.
     """
-    s = vkdnw_settings(ctx, "vkdnw")
+    s = ctx.group_settings("vkdnw")
     return vkdnw_row(ctx, random_input(ctx, int(s["batch_size"])), s)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from vkdnw.data import input_batches
 from vkdnw.proxies.registry import NetContext, register_proxy
-from vkdnw.proxies.vkdnw import LAMBDA_COLUMNS, vkdnw_row, vkdnw_settings
+from vkdnw.proxies.vkdnw import LAMBDA_COLUMNS, vkdnw_row
 
 
 @register_proxy("vkdnw_real", version=1, columns=("vkdnw", *LAMBDA_COLUMNS, "aleph", "input"),
                 paper_input="real", settings="vkdnw", ablation_only=True)
 def score_vkdnw_real(ctx: NetContext) -> dict:
-    s = vkdnw_settings(ctx, "vkdnw_real")
+    s = ctx.group_settings("vkdnw_real")
     batch = input_batches(ctx.arch_str, ctx.dataset, ctx.seed, int(s["batch_size"]),
                           data_path=s.get("data"), device=ctx.device)[0]
     return {**vkdnw_row(ctx, batch.x, s), "input": batch.kind}

@@ -12,12 +12,11 @@ from torch import nn
 import torch.nn.functional as F
 
 from vkdnw.data import Batch, input_batches
-from vkdnw.proxies.registry import NetContext, get_proxy
+from vkdnw.proxies.registry import NetContext
 
 def zc_settings(ctx: NetContext, name: str) -> tuple[int, str | None]:
-    """(batch size, dataset folder or None) of group ``name``: the job's settings, else the
-    group's registered default."""
-    s = {**get_proxy(name).settings, **ctx.settings.get(name, {})}
+    """(batch size, dataset folder or None) of group ``name``."""
+    s = ctx.group_settings(name)
     return int(s["batch_size"]), s.get("data")
 
 

@@ -165,7 +165,7 @@ def score_block(
         except ValueError:
             rows = []  # unreadable checkpoint: start over rather than trust it
     done_set = {r["arch_str"] for r in rows}
-    files = [f for root in reuse_from for f in layout.run_blocks(root, dataset, seed, proxy)]
+    files = [f for root in reuse_from for f in layout.run_blocks(layout.run(root, dataset, seed), proxy)]
     reused = reuse_rows(files, [a for a in archs if a not in done_set], proxy, settings) if files else {}
     rows += list(reused.values())
     done_set |= set(reused)

@@ -20,7 +20,7 @@ from vkdnw.proxies.registry import get_proxy
 
 def scores_path(cfg: dict[str, Any], dataset: str, seed: int) -> Path:
     """Where a config's run keeps the merged scores of one dataset and seed."""
-    return Path(layout.scores(cfg["results"], dataset, seed))
+    return Path(layout.scores(layout.run(cfg["results"], dataset, seed)))
 
 
 def committed_scores(cfg: dict[str, Any], dataset: str, seed: int) -> pd.DataFrame:

@@ -16,9 +16,7 @@ rule model_driven:
     params:
         n_train=config["model_driven"]["n_train"],
         forest=json.dumps(config["model_driven"]["forest"], sort_keys=True),
-        graf=(
-            "--graf-degrees" if config["model_driven"]["graf_degree_features"] else ""
-        ),
+        graf="--graf-full" if config["model_driven"]["graf_full_features"] else "",
         ties=config["model_driven"]["graf_path_ties"],
         ndcg_k=config["metrics"]["ndcg_k"],
         zcs=" ".join(config["model_driven"]["zcs_required"]),

@@ -108,6 +108,7 @@ def test_group_defaults_come_from_the_registry_and_the_paper():
     ({"vkdnw": {"batch_size": 8}}, "write settings: {vkdnw: {batch_size: ..."),
     ({"zero_cost": {"batch_size": 16}}, "write settings: {<group>: {batch_size: ..., dtype: ..., input: real|random}}"),
     ({"dataset_proxies": {"cifar10": ["size"]}}, "write per_dataset: {<dataset>: {proxies: [...]}}"),
+    ({"model_driven": {"graf_degree_features": True}}, "write model_driven: {graf_full_features: true}"),
 ])
 def test_replaced_keys_are_one_line_errors_naming_the_new_key(cfg, new):
     with pytest.raises(ValueError) as exc:

@@ -40,10 +40,10 @@ TIE = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|nor_conv_3x3~0|none~1|skip_conn
 
 def test_max_op_on_path_breaks_ties_as_zc_combine_does():
     """zc_combine takes networkx's Bellman-Ford path, the first of the tied paths (here the
-    direct edge, one S-edge): ties="first". The default reads it as the path with most S-edges
-    (the longer path's two)."""
-    assert graf_features(TIE, "first")["graf_max_op_on_path_nor_conv_3x3"] == 1
-    assert graf_features(TIE)["graf_max_op_on_path_nor_conv_3x3"] == 2
+    direct edge, one S-edge): ties="first", the default. ties="most" reads it as the path with
+    most S-edges (the longer path's two)."""
+    assert graf_features(TIE)["graf_max_op_on_path_nor_conv_3x3"] == 1
+    assert graf_features(TIE, "most")["graf_max_op_on_path_nor_conv_3x3"] == 2
 
 
 def test_path_features_match_networkx_on_sampled_cells():
@@ -114,7 +114,7 @@ def test_model_features_fill_failed_scores_below_every_net():
 
 def test_model_variants_measure_each_feature_set_over_seeds(tmp_path):
     """`vkdnw model-variants`: every variant, averaged over the seeds, with its feature count
-    (GRAF: 185 graph features + params; 4 degree features per op subset)."""
+    (GRAF: the paper's 155 graph features + params; min_path_len adds one per op subset)."""
     from vkdnw.io import write_parquet
     from vkdnw.stages.model_driven import VARIANTS, model_variants
     from vkdnw.plan import select_archs
@@ -131,21 +131,24 @@ def test_model_variants_measure_each_feature_set_over_seeds(tmp_path):
     write_parquet(pd.DataFrame({"arch_str": archs, "acc_cifar10": acc}), tmp_path / "bench.parquet")
     t = model_variants(tmp_path / "scores.parquet", tmp_path / "bench.parquet", dataset="cifar10", seeds=[1, 2],
                        n_train=80, ndcg_k=20).set_index("variant")
-    # The training-size variant that needs more nets than the run has is left out.
-    assert list(t.index) == [v for v in VARIANTS if v != "VKDNW_m, 2 n_train"]
+    # The training-size variant that needs more nets than the run has is left out, and so are
+    # those of cells without dead edges: unique cells have none, so they would repeat others.
+    assert list(t.index) == [v for v in VARIANTS if v != "VKDNW_m, 2 n_train" and "dead edges" not in v]
     assert t.loc["VKDNW_m, n_train / 4", "n_train"] == 20 and t.loc["VKDNW_m", "n_train"] == 80
     assert abs(t.loc["VKDNW_m, training nets stratified by accuracy decile", "n_train"] - 80) <= 5
     n = t["n_features"]
-    # GRAF is the paper's feature set: nb201_full without its 4 x 30 in/out-degree features.
-    assert n["GRAF"] == 186 - 4 * 30 and n["GRAF without params"] == 65 and n["GRAF op counts + params"] == 6
-    assert n["GRAF with degree features"] == 186 and n["VKDNW_m"] == 12
+    # GRAF is the paper's feature set: nb201_full without its 30 min_path_len features.
+    assert n["GRAF"] == 186 - 30 and n["GRAF without params"] == 155 and n["GRAF op counts + params"] == 6
+    assert n["GRAF with min_path_len (all of nb201_full)"] == 186 and n["GRAF without node degrees"] == 66
+    assert n["GRAF, the authors' notebook's forest"] == 155
+    assert n["VKDNW_m"] == 12 and n["VKDNW_m without params"] == 11
     assert t.loc["GRAF", "kt"] > 0.8 and t.loc["VKDNW_m lambdas only", "kt"] < 0.5  # noise features
     assert t["kt_std"].notna().all()  # two seeds: a spread
     # A run without VKDNW scores (CIFAR-100 on the reference machine) gets the GRAF variants only.
     write_parquet(scores[["arch_str", "is_unique", "params"]], tmp_path / "size_only.parquet")
     t = model_variants(tmp_path / "size_only.parquet", tmp_path / "bench.parquet", dataset="cifar10", seeds=[1],
                        n_train=80, ndcg_k=20)
-    assert set(t["variant"]) == {v for v in VARIANTS if v.startswith("GRAF")}
+    assert set(t["variant"]) == {v for v in VARIANTS if v.startswith("GRAF") and "dead edges" not in v}
 
 
 def test_model_rows_say_which_scores_and_inputs_fed_them():
@@ -192,8 +195,8 @@ def test_a_run_too_small_for_n_train_writes_no_model_rows_and_says_why(tmp_path,
     assert set(read_parquet(out)["method"]) == {"GRAF"}
 
 
-def test_degree_features_are_rows_of_their_own():
-    """The GRAF rows keep the paper's feature set; the degree features add labelled rows."""
+def test_full_graf_features_are_rows_of_their_own():
+    """The GRAF rows keep the paper's feature set; all of nb201_full adds labelled rows."""
     from vkdnw.plan import select_archs
 
     archs = select_archs("unique", 150, 0)
@@ -205,9 +208,27 @@ def test_degree_features_are_rows_of_their_own():
                            **{f"vkdnw_lambda_{k}": rng.normal(size=150) for k in range(1, 10)}})
     kw = dict(seed=1, n_train=100, ndcg_k=10, zcs_required=["jacov"])
     plain = {r["method"]: r for r in fit_and_evaluate(scores, acc, **kw)}
-    both = {r["method"]: r for r in fit_and_evaluate(scores, acc, graf_degrees=True, **kw)}
+    both = {r["method"]: r for r in fit_and_evaluate(scores, acc, graf_full=True, **kw)}
     assert set(plain) == {"GRAF", "VKDNW_m", "(VKDNW+ZCS)_m", "(VKDNW+ZCS+GRAF)_m"}
-    assert set(both) == set(plain) | {"GRAF+deg", "(VKDNW+ZCS+GRAF+deg)_m"}
+    assert set(both) == set(plain) | {"GRAF_full", "(VKDNW+ZCS+GRAF_full)_m"}
     assert both["GRAF"] == plain["GRAF"]  # the paper's row does not move
-    assert both["GRAF"]["n_features"] == 66 and both["GRAF+deg"]["n_features"] == 186
-    assert both["(VKDNW+ZCS+GRAF+deg)_m"]["n_features"] == both["(VKDNW+ZCS+GRAF)_m"]["n_features"] + 120
+    assert both["GRAF"]["n_features"] == 156 and both["GRAF_full"]["n_features"] == 186
+    assert both["(VKDNW+ZCS+GRAF_full)_m"]["n_features"] == both["(VKDNW+ZCS+GRAF)_m"]["n_features"] + 30
+
+
+def test_the_paper_families_are_the_columns_the_authors_notebook_selects():
+    """The authors keep zc_combine's columns whose names contain 'op_' or 'node_': op_count_*,
+    max_op_on_path_* and node_degree_* (30 subsets x in/out/avg_in/avg_out), not min_path_len_*."""
+    from vkdnw.stages.graf import FAMILIES, PAPER_FAMILIES, family
+
+    f = feature_frame([CHAIN])
+    counts = pd.Series([family(c) for c in f.columns]).value_counts().to_dict()
+    assert counts == {"op_count": 5, "min_path_len": 30, "max_op_on_path": 30, "node_degree": 120}
+    assert set(FAMILIES) - set(PAPER_FAMILIES) == {"min_path_len"}
+    paper = feature_frame([CHAIN], families=PAPER_FAMILIES)
+    assert paper.shape[1] == 155 and not any("min_path_len" in c for c in paper.columns)
+    # zc_combine's tie rule is the default: its networkx path, not the one with most S-edges.
+    assert paper.equals(f[paper.columns])
+    assert feature_frame([TIE])["graf_max_op_on_path_nor_conv_3x3"].item() == 1  # "most" says 2
+    with pytest.raises(ValueError, match="unknown GRAF feature families"):
+        feature_frame([CHAIN], families=["op_count", "path_len"])

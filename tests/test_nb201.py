@@ -41,6 +41,15 @@ def test_unique_rule_examples():
     live = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|skip_connect~1|none~2|"
     assert not nb201.is_unique(dead)
     assert nb201.is_unique(live)
+    # Without its dead conv the first cell is the lone skip 0 -> 3, a unique cell.
+    assert nb201.without_dead_edges(dead) == "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+    assert nb201.without_dead_edges(live) == live
+
+
+def test_every_cell_without_its_dead_edges_is_one_of_the_unique_cells():
+    archs = nb201.all_archs()
+    unique = {a for a in archs if nb201.is_unique(a)}
+    assert {nb201.without_dead_edges(a) for a in archs} == unique
 
 
 @pytest.mark.parametrize(

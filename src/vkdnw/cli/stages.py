@@ -68,7 +68,7 @@ def cmd_model_metrics(a: argparse.Namespace) -> None:
     from vkdnw.stages.model_driven import PAPER_ZCS_GROUPS, run_model_metrics
 
     run_model_metrics(a.scores, a.benchmark, a.out, dataset=a.dataset, seed=a.seed, n_train=a.n_train,
-                      ndcg_k=a.ndcg_k, rf=json_object(a.forest), graf_degrees=a.graf_degrees, graf_ties=a.graf_path_ties,
+                      ndcg_k=a.ndcg_k, rf=json_object(a.forest), graf_full=a.graf_full, graf_ties=a.graf_path_ties,
                       zcs_required=PAPER_ZCS_GROUPS if a.zcs_required is None else a.zcs_required)
 
 
@@ -252,12 +252,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--n-train", type=int, default=schema_default("model_driven", "n_train"),
                    help="training nets of the forests (config `model_driven.n_train`)")
     s.add_argument("--forest", default="{}", help="RandomForestRegressor keyword arguments as JSON")
-    s.add_argument("--graf-degrees", action="store_true",
-                   help="also the GRAF models with GRAF's in/out-degree features, as rows of their own (+deg)")
+    s.add_argument("--graf-full", action="store_true",
+                   help="also the GRAF models with all of zc_combine's nb201_full GRAF features (min_path_len "
+                        "too), as rows of their own (GRAF_full)")
     s.add_argument("--graf-path-ties", choices=["most", "first"],
                    default=schema_default("model_driven", "graf_path_ties"),
-                   help="GRAF's max_op_on_path among tied paths: the one with most S-edges, or the first "
-                        "(zc_combine's)")
+                   help="GRAF's max_op_on_path among tied paths: the first, as zc_combine's networkx "
+                        "returns it, or the one with most S-edges")
     s.add_argument("--zcs-required", nargs="*", metavar="GROUP",
                    help="proxy groups the (VKDNW+ZCS) models need (default: Table 1's zero-cost set, "
                         "vkdnw.paper.TABLE1_ZERO_COST_GROUPS)")

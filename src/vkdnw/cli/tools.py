@@ -73,7 +73,7 @@ def cmd_model_variants(a: argparse.Namespace) -> None:
     from vkdnw.stages.model_driven import model_variants
 
     t = model_variants(a.scores, a.benchmark, dataset=a.dataset, seeds=a.seeds, n_train=a.n_train,
-                       ndcg_k=a.ndcg_k)
+                       ndcg_k=a.ndcg_k, subset=a.subset)
     print(t.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if a.out:
         from vkdnw.io import write_text
@@ -187,6 +187,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="training nets (config `model_driven.n_train`)")
     s.add_argument("--ndcg-k", type=int, default=schema_default("metrics", "ndcg_k"),
                    help="nDCG's cut-off (config `metrics.ndcg_k`)")
+    s.add_argument("--subset", default="unique", choices=["unique", "all"],
+                   help="the run's nets to use: unique (Table 1) or all (Table 6)")
     s.add_argument("--out", help="also write the table as CSV")
     s.set_defaults(func=cmd_model_variants)
 

@@ -95,13 +95,14 @@ def arch_index(arch_str: str) -> int:
     return idx
 
 
-def is_unique(arch_str: str) -> bool:
-    """The unique-9,445 rule: every non-``none`` edge lies on a path from node 0 to node 3.
+def _on_a_path(arch_str: str) -> list[bool]:
+    """Per edge of ``EDGES``: a non-``none`` edge that lies on a path from node 0 to node 3.
 
     An edge j->i lies on such a path iff j is reachable from node 0 and node 3 is reachable
     from i, both through non-``none`` edges.
     """
-    live = [(t, s) for (t, s), op in zip(EDGES, parse_arch(arch_str)) if op != "none"]
+    ops = parse_arch(arch_str)
+    live = [(t, s) for (t, s), op in zip(EDGES, ops) if op != "none"]
     reach = {0}
     for t, s in sorted(live):  # sources precede targets, so one pass in target order suffices
         if s in reach:
@@ -110,7 +111,19 @@ def is_unique(arch_str: str) -> bool:
     for t, s in sorted(live, reverse=True):
         if t in coreach:
             coreach.add(s)
-    return all(s in reach and t in coreach for t, s in live)
+    return [op != "none" and s in reach and t in coreach for (t, s), op in zip(EDGES, ops)]
+
+
+def is_unique(arch_str: str) -> bool:
+    """The unique-9,445 rule: every non-``none`` edge lies on a path from node 0 to node 3."""
+    return all(on or op == "none" for on, op in zip(_on_a_path(arch_str), parse_arch(arch_str)))
+
+
+def without_dead_edges(arch_str: str) -> str:
+    """The cell with every edge off all input->output paths set to ``none``: the unique net
+    that computes the same function (zc_combine's ``remove_zero_branches``)."""
+    ops = parse_arch(arch_str)
+    return arch_from_ops([op if on else "none" for on, op in zip(_on_a_path(arch_str), ops)])
 
 
 def n_conv(arch_str: str) -> int:

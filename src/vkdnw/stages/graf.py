@@ -10,14 +10,19 @@ non-empty proper subsets S of the five ops (the ``nb201_full`` config):
 * ``max_op_on_path[S]``: how many S-edges the path maximising (#S-edges - #other edges)
   has (paths over all six edges). Among equally good paths zc_combine takes the one
   networkx's Bellman-Ford returns, which is the first of ``PATHS`` (direct edge, via node 2,
-  via node 3, via nodes 2 and 3): ``ties="first"``, checked against networkx on all 15,625
-  cells x 30 subsets. The default, ``ties="most"``, takes the one with most S-edges: with it
-  the GRAF row is within 0.017 KT of the paper's on all three datasets, with zc_combine's
-  reading 0.011-0.032 above it (results/reference/b8/model_variants_<dataset>.csv);
+  via node 3, via nodes 2 and 3): ``ties="first"``, the default, checked against networkx on
+  all 15,625 cells x 30 subsets. ``ties="most"`` takes the one with most S-edges instead;
 * ``in_degree[S]`` / ``out_degree[S]``: S-edges leaving the input / entering the output,
   and ``avg_in[S]`` / ``avg_out[S]``: S-edges per node (zc_combine's naming);
 
 plus ``op_count`` of each op: 5 + 30 x 6 = 185 features, a pure function of the arch string.
+
+Those are the four families of zc_combine's ``nb201_full`` config (``FAMILIES``). The paper's
+GRAF rows use three of them (``PAPER_FAMILIES``): the authors' notebook (ondratybl/VKDNW,
+``NB201/tss_analyze.ipynb``) reads zc_combine's precomputed feature table and keeps the columns
+whose names contain ``op_`` or ``node_``, which are op_count, max_op_on_path and node_degree but
+not min_path_len. With that set our GRAF row is within 0.003 KT of the paper's on all three
+datasets (results/reference/b8/model_variants_<dataset>.csv).
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ import pandas as pd
 from vkdnw.spaces.nb201 import EDGES, parse_arch
 
 OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+# Feature families, as zc_combine's nb201_full config names its functions.
+FAMILIES = ("op_count", "min_path_len", "max_op_on_path", "node_degree")
+PAPER_FAMILIES = ("op_count", "max_op_on_path", "node_degree")
+_DEGREE_KEYS = ("in_degree", "out_degree", "avg_in", "avg_out")
 SUBSETS = [s for k in range(1, 5) for s in combinations(range(5), k)]  # 30 proper subsets
 # Every input->output path of the cell DAG, as edge lists on nodes 1..4.
 PATHS = (((1, 4),), ((1, 2), (2, 4)), ((1, 3), (3, 4)), ((1, 2), (2, 3), (3, 4)))
@@ -50,7 +59,7 @@ def min_path_len(edges: dict[tuple[int, int], int], banned: tuple[int, ...]) -> 
     return min(lengths) if lengths else 5
 
 
-def max_op_on_path(edges: dict[tuple[int, int], int], allowed: tuple[int, ...], ties: str = "most") -> int:
+def max_op_on_path(edges: dict[tuple[int, int], int], allowed: tuple[int, ...], ties: str = "first") -> int:
     def score(p):
         n = sum(edges[e] in allowed for e in p)
         # (#allowed - #other); on a tie max() keeps the first path, or the one with most allowed
@@ -70,7 +79,7 @@ def node_degrees(edges: dict[tuple[int, int], int], allowed: tuple[int, ...]) ->
 
 
 @lru_cache(maxsize=None)
-def graf_features(arch_str: str, ties: str = "most") -> dict[str, float]:
+def graf_features(arch_str: str, ties: str = "first") -> dict[str, float]:
     edges = cell_edges(arch_str)
     feats: dict[str, float] = {f"graf_op_count_{op}": float(sum(v == i for v in edges.values()))
                                for i, op in enumerate(OPS)}
@@ -82,5 +91,24 @@ def graf_features(arch_str: str, ties: str = "most") -> dict[str, float]:
     return feats
 
 
-def feature_frame(archs: list[str], ties: str = "most") -> pd.DataFrame:
-    return pd.DataFrame([graf_features(a, ties) for a in archs], index=pd.Index(archs, name="arch_str"))
+def family(column: str) -> str:
+    """The ``FAMILIES`` member a feature column belongs to."""
+    if column.startswith("graf_op_count_"):
+        return "op_count"
+    if column.startswith("graf_min_path_len_"):
+        return "min_path_len"
+    if column.startswith("graf_max_op_on_path_"):
+        return "max_op_on_path"
+    if any(column.startswith(f"graf_{k}_") for k in _DEGREE_KEYS):
+        return "node_degree"
+    raise ValueError(f"not a GRAF feature column: {column!r}")
+
+
+def feature_frame(archs: list[str], ties: str = "first",
+                  families: tuple[str, ...] | list[str] = FAMILIES) -> pd.DataFrame:
+    """GRAF features of ``archs`` (rows, indexed by arch string), the ``families`` columns only."""
+    unknown = set(families) - set(FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown GRAF feature families {sorted(unknown)} (known: {', '.join(FAMILIES)})")
+    frame = pd.DataFrame([graf_features(a, ties) for a in archs], index=pd.Index(archs, name="arch_str"))
+    return frame[[c for c in frame.columns if family(c) in families]]

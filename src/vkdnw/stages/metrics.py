@@ -23,10 +23,10 @@ TABLE_COLUMNS = ["method", "type", "dataset", "kt", "kt_std", "spr", "spr_std", 
                  "top1_std", "n_seeds", "n_nets", "input", "batch_size"]
 # Model-driven rankings (vkdnw.stages.model_driven), Table 1's lower block.
 MODELS = ("GRAF", "VKDNW_m", "(VKDNW+ZCS)_m", "(VKDNW+ZCS+GRAF)_m")
-# The GRAF models with GRAF's in/out-degree features too (`model_driven.graf_degree_features`):
+# The GRAF models with all of zc_combine's nb201_full GRAF features (`model_driven.graf_full_features`):
 # not the paper's feature set, so rows of their own beside the paper's.
-DEGREE_MODELS = ("GRAF+deg", "(VKDNW+ZCS+GRAF+deg)_m")
-ALL_MODELS = MODELS + DEGREE_MODELS
+FULL_MODELS = ("GRAF_full", "(VKDNW+ZCS+GRAF_full)_m")
+ALL_MODELS = MODELS + FULL_MODELS
 METHOD_ORDER = TABLE_ORDER + list(ALL_MODELS) + [m for m in METHODS if m not in TABLE_ORDER]
 # The nets behind the paper's numbers: all unique (Tables 1, 10) or all (Table 6) nets, less
 # the 1,024 training nets for the model-driven rows. nDCG@1000 and the top-1 pick of a run on

@@ -10,11 +10,11 @@ nets are ranked by its prediction. ``params`` is always a feature. The models:
 * ``(VKDNW+ZCS+GRAF)_m``: adds the GRAF graph features (:mod:`vkdnw.stages.graf`);
 * ``GRAF``: the GRAF features (and params) alone.
 
-The GRAF features are zc_combine's ``nb201_full`` without its in/out-degree features, and
-max_op_on_path breaks ties towards the path with most S-edges (``graf_ties``): the definition
-closest to the paper's GRAF rows of those measured (results/reference/b8/README.md, "GRAF").
-``graf_degrees`` adds the two GRAF models with the degree features too, as rows of their own
-(``GRAF+deg``, ``(VKDNW+ZCS+GRAF+deg)_m``).
+The GRAF features are the paper's: zc_combine's op_count, max_op_on_path and node_degree
+families, computed as zc_combine does (``graf_ties="first"``), without min_path_len (the
+columns the authors' notebook selects; :mod:`vkdnw.stages.graf`). ``graf_full`` adds the two
+GRAF models with all four families of zc_combine's ``nb201_full``, as rows of their own
+(``GRAF_full``, ``(VKDNW+ZCS+GRAF_full)_m``).
 
 Only metrics on the test nets are written: predictions are fitted to the ground truth, so
 they are never stored next to the committed scores.
@@ -30,18 +30,17 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
-from vkdnw.stages.graf import feature_frame
+from vkdnw.stages.graf import FAMILIES, PAPER_FAMILIES, feature_frame
 from vkdnw.io import read_parquet, write_parquet
 from vkdnw.paper import TABLE1_ZERO_COST_GROUPS
-from vkdnw.stages.metrics import DEGREE_MODELS, MODELS, collections, evaluate, groups_input, with_accuracy
+from vkdnw.stages.metrics import FULL_MODELS, MODELS, collections, evaluate, groups_input, with_accuracy
 from vkdnw.proxies.registry import get_proxy
+from vkdnw.spaces.nb201 import without_dead_edges
 
 VKDNW_FEATURES = [f"vkdnw_lambda_{k}" for k in range(1, 10)] + ["aleph", "flops"]
 ZCS_FEATURES = ["vkdnw", "jacov", "expressivity", "progressivity", "trainability", "gradnorm", "grasp", "snip",
                 "synflow", "naswot", "zen", "zico", "ntk", "linear_regions"]
 
-
-DEGREE_KEYS = ("degree", "avg_in", "avg_out")
 # The zero-cost groups behind the paper's "(VKDNW+ZCS)" rows ("every zero-cost score"): Table 1's
 # zero-cost proxies but GradSign, which it only quotes, and TE-NAS, which joins when a run has it
 # (its NTK alone costs 6.6 s per net on one CPU thread, more than the
@@ -70,15 +69,15 @@ def model_groups(model: str, columns: list[str]) -> tuple[str, ...]:
 
 def model_features(scores: pd.DataFrame, model: str,
                    zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS,
-                   graf_ties: str = "most") -> pd.DataFrame | None:
+                   graf_ties: str = "first") -> pd.DataFrame | None:
     """The feature matrix of ``model`` (rows of ``scores``), or None if the run lacks it.
 
-    A ``DEGREE_MODELS`` name is its GRAF model with GRAF's in/out-degree features too.
+    A ``FULL_MODELS`` name is its GRAF model with all of zc_combine's GRAF families.
     ``zcs_required``: proxy groups a (VKDNW+ZCS) model needs; it still takes every zero-cost
     score the run has. ``graf_ties``: how GRAF's max_op_on_path breaks ties (:mod:`vkdnw.stages.graf`).
     """
-    graf_degrees = model in DEGREE_MODELS
-    model = model.replace("+deg", "")
+    families = FAMILIES if model in FULL_MODELS else PAPER_FAMILIES
+    model = model.replace("GRAF_full", "GRAF")
     have = [c for c in ZCS_FEATURES if c in scores.columns]
     if model in ("VKDNW_m", *ZCS_MODELS) and not set(VKDNW_FEATURES) <= set(scores.columns):
         return None
@@ -104,9 +103,7 @@ def model_features(scores: pd.DataFrame, model: str,
     # column's minimum minus one, i.e. "worse than every scored net".
     x = x.fillna(x.min() - 1.0).fillna(0.0)
     if model in ("(VKDNW+ZCS+GRAF)_m", "GRAF"):
-        graf = feature_frame(scores["arch_str"].tolist(), graf_ties).reset_index(drop=True)
-        if not graf_degrees:
-            graf = graf.drop(columns=[c for c in graf.columns if any(k in c for k in DEGREE_KEYS)])
+        graf = feature_frame(scores["arch_str"].tolist(), graf_ties, families).reset_index(drop=True)
         x = pd.concat([x.reset_index(drop=True), graf], axis=1)
     return x.reset_index(drop=True)
 
@@ -141,13 +138,13 @@ def fit_and_test(x: np.ndarray, y: np.ndarray, acc: np.ndarray, train: np.ndarra
 
 
 def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_train: int, ndcg_k: int,
-                     rf: dict | None = None, graf_degrees: bool = False, graf_ties: str = "most",
+                     rf: dict | None = None, graf_full: bool = False, graf_ties: str = "first",
                      zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS) -> list[dict]:
     """Metrics of every available model on the nets outside its training sample, with the
     input and batch size of the scores it was fed (as the single methods' rows say)."""
     train = train_mask(len(scores), n_train, seed)
     rows = []
-    for model in MODELS + (DEGREE_MODELS if graf_degrees else ()):
+    for model in MODELS + (FULL_MODELS if graf_full else ()):
         x = model_features(scores, model, zcs_required, graf_ties)
         if x is None:
             continue
@@ -162,7 +159,7 @@ def fit_and_evaluate(scores: pd.DataFrame, acc: np.ndarray, *, seed: int, n_trai
 
 def run_model_metrics(scores_path: str | Path, benchmark_path: str | Path, out: str | Path, *, dataset: str,
                       seed: int, n_train: int, ndcg_k: int, rf: dict | None = None,
-                      graf_degrees: bool = False, graf_ties: str = "most",
+                      graf_full: bool = False, graf_ties: str = "first",
                       zcs_required: tuple[str, ...] | list[str] = PAPER_ZCS_GROUPS) -> pd.DataFrame:
     scores = read_parquet(scores_path, ("arch_str", "is_unique"), remake=True)
     df, acc_col = with_accuracy(scores, benchmark_path, dataset)
@@ -176,7 +173,7 @@ def run_model_metrics(scores_path: str | Path, benchmark_path: str | Path, out: 
             continue
         part = part.reset_index(drop=True)
         for r in fit_and_evaluate(part, part[acc_col].to_numpy(), seed=seed, n_train=n_train, ndcg_k=ndcg_k, rf=rf,
-                                  graf_degrees=graf_degrees, graf_ties=graf_ties, zcs_required=zcs_required):
+                                  graf_full=graf_full, graf_ties=graf_ties, zcs_required=zcs_required):
             rows.append({**r, "dataset": dataset, "seed": seed, "subset": subset, "table": "main"})
     result = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["method", "dataset", "seed", "subset", "table"])
     write_parquet(result, out)
@@ -186,9 +183,23 @@ def run_model_metrics(scores_path: str | Path, benchmark_path: str | Path, out: 
 # ----------------------------------------------------------------------------- variants
 
 
-def _graf_variant(scores: pd.DataFrame, *, degrees: bool, params: bool) -> pd.DataFrame:
-    x = model_features(scores, "GRAF+deg" if degrees else "GRAF")
-    return x if params else x.drop(columns=["params"])
+def _graf_variant(scores: pd.DataFrame, *, families: tuple[str, ...] = PAPER_FAMILIES, ties: str = "first",
+                  params: bool = True, live_cells: bool = False) -> pd.DataFrame | None:
+    """GRAF's features of the given families (and ``params``), tied paths broken by ``ties``;
+    ``live_cells``: of each cell with its dead edges set to none (its unique twin's features);
+    None where no cell has a dead edge (the unique nets), as it would repeat another variant."""
+    archs = scores["arch_str"].tolist()
+    if live_cells:
+        live = [without_dead_edges(a) for a in archs]
+        if live == archs:
+            return None
+        archs = live
+    graf = feature_frame(archs, ties, families).reset_index(drop=True)
+    if not params:
+        return graf
+    if "params" not in scores.columns:
+        return None
+    return pd.concat([scores[["params"]].astype(float).reset_index(drop=True), graf], axis=1)
 
 
 def _vkdnw_variant(scores: pd.DataFrame, cols: list[str]) -> pd.DataFrame | None:
@@ -207,15 +218,27 @@ def _vkdnw_m(scores: pd.DataFrame) -> pd.DataFrame | None:
 VARIANTS: dict[str, tuple] = {
     "GRAF": (lambda s: model_features(s, "GRAF"), "logit"),
     "GRAF, target acc": (lambda s: model_features(s, "GRAF"), "acc"),
-    "GRAF with degree features": (lambda s: _graf_variant(s, degrees=True, params=True), "logit"),
-    "GRAF, zc_combine's path ties": (lambda s: model_features(s, "GRAF", graf_ties="first"), "logit"),
-    "GRAF with degree features, zc_combine's path ties": (
-        lambda s: model_features(s, "GRAF+deg", graf_ties="first"), "logit"),
-    "GRAF without params": (lambda s: _graf_variant(s, degrees=False, params=False), "logit"),
-    "GRAF op counts + params": (lambda s: _graf_variant(s, degrees=False, params=True).filter(
-        regex="op_count|^params$"), "logit"),
+    "GRAF without params": (lambda s: _graf_variant(s, params=False), "logit"),
+    "GRAF op counts + params": (lambda s: _graf_variant(s, families=("op_count",)), "logit"),
+    "GRAF, ties to most S-edges": (lambda s: _graf_variant(s, ties="most"), "logit"),
+    "GRAF with min_path_len (all of nb201_full)": (lambda s: _graf_variant(s, families=FAMILIES), "logit"),
+    "GRAF without node degrees": (
+        lambda s: _graf_variant(s, families=("op_count", "min_path_len", "max_op_on_path")), "logit"),
+    # The GRAF default before issue 29 found the authors' column selection.
+    "GRAF without node degrees, ties to most S-edges": (lambda s: _graf_variant(
+        s, families=("op_count", "min_path_len", "max_op_on_path"), ties="most"), "logit"),
+    # The authors' notebook's forest: 300 trees on the raw accuracy, no params feature.
+    "GRAF, the authors' notebook's forest": (lambda s: _graf_variant(s, params=False), "acc",
+                                              {"rf": {"n_estimators": 300}}),
+    # Cells with dead edges (only in --subset all) described by their unique twin's graph.
+    "GRAF of the cells without dead edges": (lambda s: _graf_variant(s, live_cells=True), "logit"),
+    "GRAF without node degrees, ties to most S-edges, cells without dead edges": (lambda s: _graf_variant(
+        s, families=("op_count", "min_path_len", "max_op_on_path"), ties="most", live_cells=True), "logit"),
     "VKDNW_m": (_vkdnw_m, "logit"),
     "VKDNW_m, target acc": (_vkdnw_m, "acc"),
+    "VKDNW_m without params": (lambda s: _vkdnw_variant(s, VKDNW_FEATURES), "logit"),
+    "VKDNW_m, the authors' notebook's forest": (lambda s: _vkdnw_variant(s, VKDNW_FEATURES), "acc",
+                                                 {"rf": {"n_estimators": 300}}),
     "VKDNW_m without FLOPs/params": (lambda s: _vkdnw_variant(s, VKDNW_FEATURES[:-1]), "logit"),
     "VKDNW_m lambdas only": (lambda s: _vkdnw_variant(s, VKDNW_FEATURES[:9]), "logit"),
     "VKDNW entropy + aleph": (lambda s: _vkdnw_variant(s, ["vkdnw", "aleph"]), "logit"),

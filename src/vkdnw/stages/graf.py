@@ -21,7 +21,7 @@ Those are the four families of zc_combine's ``nb201_full`` config (``FAMILIES``)
 GRAF rows use three of them (``PAPER_FAMILIES``): the authors' notebook (ondratybl/VKDNW,
 ``NB201/tss_analyze.ipynb``) reads zc_combine's precomputed feature table and keeps the columns
 whose names contain ``op_`` or ``node_``, which are op_count, max_op_on_path and node_degree but
-not min_path_len. With that set our GRAF row is within 0.003 KT of the paper's on all three
+not min_path_len. With that set our GRAF row is within 0.004 KT of the paper's on all three
 datasets (results/reference/b8/model_variants_<dataset>.csv).
 """
 

@@ -214,7 +214,7 @@ def _vkdnw_m(scores: pd.DataFrame) -> pd.DataFrame | None:
 
 
 # Feature sets and targets the paper's GRAF and VKDNW_m rows might have used: what
-# `vkdnw model-variants` measures to locate a gap (the forests are the same as the stage's).
+# `vkdnw model-variants` measures to locate a gap (the stage's forest unless the third item says otherwise).
 VARIANTS: dict[str, tuple] = {
     "GRAF": (lambda s: model_features(s, "GRAF"), "logit"),
     "GRAF, target acc": (lambda s: model_features(s, "GRAF"), "acc"),

@@ -175,16 +175,6 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def find_file(path: str, base: str | None, key: str) -> Path:
-    """A file a config key names (``reuse_scores``, ``proxy_modules``): relative to the working
-    directory, else to ``base``, the workflow's folder (where the shipped configs live), so a
-    run in another directory still finds it; else a one-line error naming the key."""
-    for candidate in (Path(path), *((Path(base) / path,) if base else ())):
-        if candidate.is_file():
-            return candidate
-    raise ValueError(f"{key}: {path} does not exist")
-
-
 def base_config_path() -> Path | None:
     """The workflow's ``config.yaml`` (the Snakefile's ``configfile:``): in the working
     directory, as Snakemake reads it, else beside this package's checkout."""

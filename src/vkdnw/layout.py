@@ -3,7 +3,8 @@
 One module builds the paths, for ``rules/common.smk`` (which passes ``"{dataset}"`` and the
 like, Snakemake's wildcards) and for the package alike (reused blocks, committed scores,
 surrogate images). Nothing reads a name back out of a path: each rule tells its command what
-a file is (``DATASET=PATH``, ``PROXY=PATH``; :func:`labelled`).
+a file is (``DATASET=PATH``, ``PROXY=PATH``; :func:`labelled`). It also finds the files a
+config names (:func:`find_file`).
 """
 
 from __future__ import annotations
@@ -67,3 +68,13 @@ def parse_labelled(items: list[str], what: str) -> list[tuple[str, str]]:
             raise ValueError(f"expected {what}=PATH, got {item!r}")
         out.append((label, path))
     return out
+
+
+def find_file(path: str, base: str | None, key: str) -> Path:
+    """A file a config key names (``reuse_scores``, ``proxy_modules``): relative to the working
+    directory, else to ``base``, the workflow's folder (where the shipped configs live), so a
+    run in another directory still finds it; else a one-line error naming the key."""
+    for candidate in (Path(path), *((Path(base) / path,) if base else ())):
+        if candidate.is_file():
+            return candidate
+    raise ValueError(f"{key}: {path} does not exist")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from vkdnw import layout
-from vkdnw.config import find_file, load_config
+from vkdnw.config import load_config
 from vkdnw.proxies.catalog import group
 from vkdnw.spaces import nb201
 
@@ -145,7 +145,7 @@ def reuse_roots(cfg: dict[str, Any], proxy: str, dataset: str, seed: int, base: 
     mine = proxy_settings(cfg, proxy, dataset)
     roots = []
     for path in cfg["reuse_scores"]:
-        other = _other_config(str(find_file(path, base, "reuse_scores")))
+        other = _other_config(str(layout.find_file(path, base, "reuse_scores")))
         if (dataset in other["datasets"] and int(seed) in other["seeds"] and proxy in run_groups(other, dataset)
                 and proxy_settings(other, proxy, dataset) == mine and other["results"] != cfg["results"]):
             roots.append(other["results"])

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from vkdnw.layout import find_file
+
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 PROXY_DIR = Path(__file__).resolve().parent
 # The arguments the workflow plans with; they must be literals in the decorator.
@@ -118,8 +120,6 @@ def extra_modules() -> list[Path]:
 def use_modules(paths: list[str], base: str | None = None) -> list[Path]:
     """Make the groups of ``paths`` (Python files; relative to the working directory, else to
     ``base``, the workflow's folder) known to this process and the processes it starts."""
-    from vkdnw.config import find_file
-
     resolved = [find_file(p, base, "proxy_modules").resolve() for p in paths]
     os.environ[MODULES_ENV] = os.pathsep.join(str(p) for p in resolved)
     catalog.cache_clear()

@@ -95,13 +95,12 @@ def arch_index(arch_str: str) -> int:
     return idx
 
 
-def _on_a_path(arch_str: str) -> list[bool]:
-    """Per edge of ``EDGES``: a non-``none`` edge that lies on a path from node 0 to node 3.
+def _dead_edges(ops: tuple[str, ...]) -> list[bool]:
+    """Per edge of ``EDGES``: a non-``none`` edge that lies on no path from node 0 to node 3.
 
     An edge j->i lies on such a path iff j is reachable from node 0 and node 3 is reachable
     from i, both through non-``none`` edges.
     """
-    ops = parse_arch(arch_str)
     live = [(t, s) for (t, s), op in zip(EDGES, ops) if op != "none"]
     reach = {0}
     for t, s in sorted(live):  # sources precede targets, so one pass in target order suffices
@@ -111,19 +110,19 @@ def _on_a_path(arch_str: str) -> list[bool]:
     for t, s in sorted(live, reverse=True):
         if t in coreach:
             coreach.add(s)
-    return [op != "none" and s in reach and t in coreach for (t, s), op in zip(EDGES, ops)]
+    return [op != "none" and not (s in reach and t in coreach) for (t, s), op in zip(EDGES, ops)]
 
 
 def is_unique(arch_str: str) -> bool:
     """The unique-9,445 rule: every non-``none`` edge lies on a path from node 0 to node 3."""
-    return all(on or op == "none" for on, op in zip(_on_a_path(arch_str), parse_arch(arch_str)))
+    return not any(_dead_edges(parse_arch(arch_str)))
 
 
 def without_dead_edges(arch_str: str) -> str:
     """The cell with every edge off all input->output paths set to ``none``: the unique net
     that computes the same function (zc_combine's ``remove_zero_branches``)."""
     ops = parse_arch(arch_str)
-    return arch_from_ops([op if on else "none" for on, op in zip(_on_a_path(arch_str), ops)])
+    return arch_from_ops(["none" if dead else op for dead, op in zip(_dead_edges(ops), ops)])
 
 
 def n_conv(arch_str: str) -> int:
